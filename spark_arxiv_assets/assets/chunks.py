@@ -1,0 +1,75 @@
+"""`paper_chunks`: cleaned, token-sized passages with page spans and stable ids."""
+
+import time
+
+import pandas as pd
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset, asset_check
+
+from ..core.chunking import CHUNK_COLUMNS, ChunkingOptions, chunk_paper, make_splitter
+from ..core.cleaning import clean_pages
+from ..core.previews import markdown_table
+from ..core.progress import Progress
+from ..resources.models import EmbeddingModel
+
+MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2's limit; longer chunks would be truncated silently
+
+
+class ChunksConfig(Config):
+    chunk_tokens: int = 200
+    overlap_tokens: int = 30
+    min_chunk_chars: int = 40
+    drop_references: bool = True  # reference lists cost embedding time and rarely answer questions
+
+
+@asset(group_name="extract", io_manager_key="parquet_io_manager", compute_kind="langchain")
+def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pages: pd.DataFrame,
+                 arxiv_metadata: pd.DataFrame, embedder: EmbeddingModel) -> Output[pd.DataFrame]:
+    """Cleans each paper's pages and splits them with the embedding model's own tokenizer."""
+    options = ChunkingOptions(config.chunk_tokens, config.overlap_tokens, config.min_chunk_chars)
+    tokenizer = embedder.tokenizer()
+    splitter = make_splitter(tokenizer, options)
+    titles = dict(zip(arxiv_metadata["paper_id"], arxiv_metadata["title"]))
+    papers = list(paper_pages.groupby("paper_id", sort=True))
+    progress = Progress("chunking", len(papers), context.log.info, unit="papers")
+    rows: list[dict] = []
+    removed_lines = dropped_ref_chars = 0
+    started = time.perf_counter()
+    for paper_id, group in papers:
+        group = group.sort_values("page")
+        cleaned, stats = clean_pages(group["text"].tolist(), drop_references=config.drop_references)
+        removed_lines += stats.header_footer_lines_removed
+        dropped_ref_chars += stats.reference_chars_dropped
+        rows.extend(chunk_paper(paper_id, titles.get(paper_id, paper_id), list(zip(group["page"], cleaned)),
+                                splitter, tokenizer, options))
+        progress.advance()
+    progress.finish()
+    frame = pd.DataFrame(rows, columns=CHUNK_COLUMNS)
+    tokens = frame["n_tokens"] if len(frame) else pd.Series([0])
+    per_paper = frame.groupby("paper_id").size().rename("chunks").reset_index()
+    return Output(frame, metadata={
+        "chunks": len(frame),
+        "papers": int(frame["paper_id"].nunique()),
+        "tokens_total": int(tokens.sum()),
+        "tokens_mean": round(float(tokens.mean()), 1),
+        "tokens_max": int(tokens.max()),
+        "header_footer_lines_removed": removed_lines,
+        "reference_chars_dropped": dropped_ref_chars,
+        "seconds": round(time.perf_counter() - started, 2),
+        "chunks_per_paper": MetadataValue.md(markdown_table(per_paper, max_rows=20)),
+        "preview": MetadataValue.md(markdown_table(frame[["chunk_id", "paper_id", "page_start", "page_end",
+                                                          "n_tokens", "text"]], max_chars=100)),
+    })
+
+
+@asset_check(asset=paper_chunks, additional_ins={"paper_pages": AssetIn("paper_pages")}, description="Chunks exist, ids are unique, sizes fit the embedding model, "
+                                            "and every paper with text has chunks.")
+def chunks_complete_and_sized(paper_chunks: pd.DataFrame, paper_pages: pd.DataFrame) -> AssetCheckResult:
+    with_text = set(paper_pages.loc[paper_pages["text"].str.strip().str.len() > 0, "paper_id"])
+    without_chunks = sorted(with_text - set(paper_chunks["paper_id"]))
+    too_long = int((paper_chunks["n_tokens"] > MAX_MODEL_TOKENS).sum())
+    duplicates = int(paper_chunks["chunk_id"].duplicated().sum())
+    empty = int((paper_chunks["text"].str.strip().str.len() == 0).sum())
+    passed = len(paper_chunks) > 0 and not without_chunks and too_long == 0 and duplicates == 0 and empty == 0
+    return AssetCheckResult(passed=passed, metadata={
+        "chunks": len(paper_chunks), "papers_without_chunks": MetadataValue.json(without_chunks),
+        "over_token_limit": too_long, "duplicate_ids": duplicates, "empty": empty})

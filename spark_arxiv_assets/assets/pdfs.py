@@ -1,0 +1,96 @@
+"""`arxiv_pdfs`: one PDF per selected paper, or a recorded reason why not."""
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from dagster import (AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset,
+                     asset_check)
+
+from ..core.arxiv_ids import InvalidArxivId, parse_arxiv_id, safe_name
+from ..core.pdf_validation import pdf_file_problem
+from ..core.previews import counts_table, markdown_table
+from ..core.progress import Progress
+from ..resources.arxiv import ArxivClient, DownloadResult, file_sha256
+from ..settings import data_dir
+
+PDF_COLUMNS = ["paper_id", "pdf_path", "status", "error", "n_bytes", "sha256", "attempts"]
+
+
+class PdfsConfig(Config):
+    source: Literal["auto", "arxiv", "folder"] = "auto"  # auto: the metadata's local file, else arXiv
+    folder: str | None = None  # for "folder": looks for <id>.pdf or <id>v<N>.pdf (slash ids: '_')
+    download_dir: str | None = None  # default: $SPARK_ARXIV_DATA_DIR/pdfs
+
+
+def _local_result(path: Path) -> DownloadResult:
+    problem = pdf_file_problem(path)
+    if problem:
+        return DownloadResult("failed", str(path) if path.exists() else None, problem)
+    return DownloadResult("local", str(path), n_bytes=path.stat().st_size, sha256=file_sha256(path))
+
+
+def _find_in_folder(folder: Path, paper_id: str) -> Path:
+    name = safe_name(paper_id)
+    candidates = sorted(folder.glob(f"{name}v*.pdf"), key=lambda p: p.stem) + [folder / f"{name}.pdf"]
+    existing = [c for c in candidates if c.exists()]
+    return existing[-1] if existing else folder / f"{name}.pdf"
+
+
+@asset(group_name="ingest", io_manager_key="parquet_io_manager", compute_kind="http")
+def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadata: pd.DataFrame,
+               arxiv: ArxivClient) -> Output[pd.DataFrame]:
+    """Downloads (politely, resumably) or locates each paper's PDF; failures are rows, not crashes."""
+    download_dir = Path(config.download_dir) if config.download_dir else data_dir() / "pdfs"
+    progress = Progress("pdfs", len(arxiv_metadata), context.log.info, unit="papers")
+    rows = []
+    started = time.perf_counter()
+    for paper in arxiv_metadata.itertuples(index=False):
+        local = getattr(paper, "local_pdf", None)
+        if config.source == "folder":
+            if not config.folder:
+                raise ValueError("source='folder' needs `folder`")
+            result = _local_result(_find_in_folder(Path(config.folder), paper.paper_id))
+        elif config.source == "auto" and isinstance(local, str) and local:
+            result = _local_result(Path(local))
+        else:
+            try:
+                arxiv_id = parse_arxiv_id(paper.paper_id)
+            except InvalidArxivId as exc:
+                result = DownloadResult("failed", None, str(exc))
+            else:
+                if pd.notna(paper.version) and arxiv_id.version is None:
+                    arxiv_id = parse_arxiv_id(f"{arxiv_id.base}v{int(paper.version)}")
+                dest = download_dir / arxiv_id.yymm / f"{arxiv_id.safe_name}.pdf"
+                result = arxiv.download_pdf(arxiv_id, dest)
+        if result.status == "failed":
+            context.log.warning(f"{paper.paper_id}: {result.error}")
+        rows.append({"paper_id": paper.paper_id, "pdf_path": result.path, "status": result.status,
+                     "error": result.error, "n_bytes": result.n_bytes, "sha256": result.sha256,
+                     "attempts": result.attempts})
+        progress.advance()
+    progress.finish()
+    frame = pd.DataFrame(rows, columns=PDF_COLUMNS)
+    failed = frame[frame["status"] == "failed"]
+    seconds = time.perf_counter() - started
+    return Output(frame, metadata={
+        "papers": len(frame),
+        "with_pdf": int((frame["status"] != "failed").sum()),
+        "failed": len(failed),
+        "status": MetadataValue.md(counts_table(frame["status"], "status")),
+        "failures": MetadataValue.md(markdown_table(failed[["paper_id", "error"]], max_chars=120)),
+        "megabytes": round(float(frame["n_bytes"].sum()) / 1e6, 2),
+        "seconds": round(seconds, 2),
+    })
+
+
+@asset_check(asset=arxiv_pdfs, additional_ins={"arxiv_metadata": AssetIn("arxiv_metadata")},
+             description="Every selected paper has a PDF or a recorded failure reason.")
+def every_paper_has_pdf_or_reason(arxiv_pdfs: pd.DataFrame, arxiv_metadata: pd.DataFrame) -> AssetCheckResult:
+    missing = sorted(set(arxiv_metadata["paper_id"]) - set(arxiv_pdfs["paper_id"]))
+    failed = arxiv_pdfs[arxiv_pdfs["status"] == "failed"]
+    unexplained = failed[failed["error"].isna() | (failed["error"] == "")]
+    return AssetCheckResult(passed=not missing and unexplained.empty,
+                            metadata={"missing": MetadataValue.json(missing[:50]),
+                                      "failed_without_reason": len(unexplained)})

@@ -1,0 +1,1 @@
+"""Pure logic: no Dagster, no Spark. Everything here is testable on its own."""

@@ -1,0 +1,31 @@
+"""Dagster entry point: `dagster dev` (see workspace.yaml) loads `defs` from here."""
+from __future__ import annotations
+
+from dagster import Definitions, define_asset_job, load_asset_checks_from_modules, load_assets_from_modules
+
+from .assets import chunks, metadata, pages, pdfs
+from .io_managers.parquet import ParquetIOManager
+from .resources.arxiv import ArxivClient
+from .resources.kaggle import KaggleSnapshot
+from .resources.models import EmbeddingModel
+from .resources.spark import make_spark_resource
+
+ASSET_MODULES = [metadata, pdfs, pages, chunks]
+
+
+def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
+    return {
+        "pyspark": make_spark_resource(spark_overrides),
+        "arxiv": ArxivClient(),
+        "kaggle": KaggleSnapshot(),
+        "embedder": EmbeddingModel(),
+        "parquet_io_manager": ParquetIOManager(),
+    }
+
+
+all_assets = load_assets_from_modules(ASSET_MODULES)
+all_checks = load_asset_checks_from_modules(ASSET_MODULES)
+everything_job = define_asset_job("materialize_everything", selection="*",
+                                  description="The whole graph, as 'Materialize all' in the UI.")
+
+defs = Definitions(assets=all_assets, asset_checks=all_checks, resources=build_resources(), jobs=[everything_job])

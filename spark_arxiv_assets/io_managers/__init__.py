@@ -1,0 +1,1 @@
+"""IO managers: every write goes to a temporary path first and is renamed into place."""

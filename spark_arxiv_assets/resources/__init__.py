@@ -1,0 +1,1 @@
+"""Dagster resources: Spark, the arXiv and Kaggle clients, models."""

