@@ -15,7 +15,8 @@ def assets_dir() -> Path:
 
 
 def models_cache_dir() -> Path:
-    return data_dir() / "models"
+    """Unpacked/converted model files; shareable between data dirs (SPARK_ARXIV_MODELS_DIR)."""
+    return Path(os.environ.get("SPARK_ARXIV_MODELS_DIR", data_dir() / "models")).resolve()
 
 
 def sample_dir() -> Path:

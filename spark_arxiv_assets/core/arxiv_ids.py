@@ -51,4 +51,4 @@ def safe_name(raw_id: str) -> str:
     try:
         return parse_arxiv_id(raw_id).safe_name
     except InvalidArxivId:
-        return re.sub(r"[^A-Za-z0-9._-]", "_", raw_id.strip()) or "unnamed"
+        return re.sub(r"[^A-Za-z0-9._-]", "_", raw_id.strip()).lstrip(".") or "unnamed"

@@ -22,7 +22,8 @@ class CleaningStats:
 
 
 def _signature(line: str) -> str:
-    return _DIGITS.sub("#", _SPACES.sub(" ", line.strip().lower()))
+    """Digits and spaces ignored: page numbers change, and OCR often loses spaces."""
+    return _DIGITS.sub("#", _SPACES.sub("", line.lower()))
 
 
 def _nonempty_indices(lines: list[str]) -> list[int]:
@@ -43,7 +44,7 @@ def remove_running_lines(pages: list[list[str]], stats: CleaningStats, min_share
     for lines in pages:
         idx = _nonempty_indices(lines)
         edges = set(idx[:_EDGE_LINES] + idx[-_EDGE_LINES:])
-        drop = {i for i in edges if _signature(lines[i]) in running or _signature(lines[i]) in {"#", "- # -", "page #"}}
+        drop = {i for i in edges if _signature(lines[i]) in running or _signature(lines[i]) in {"#", "-#-", "page#"}}
         stats.header_footer_lines_removed += len(drop)
         cleaned.append([line for i, line in enumerate(lines) if i not in drop])
     return cleaned

@@ -18,7 +18,7 @@ EXTRACTOR_VERSION = "pymupdf-1"  # bump when extraction changes: cached pages ar
 @dataclass(frozen=True)
 class ExtractionOptions:
     ocr_engine: str = "rapidocr"
-    ocr_dpi: int = 200
+    ocr_dpi: int = 200  # for vector-only pages; scanned images are read at their native resolution
     min_text_chars: int = 25  # fewer characters than this on a page means "no usable text layer"
     max_pages: int = 500
 
@@ -48,6 +48,17 @@ def _page_needs_ocr(page: pymupdf.Page, text: str, min_chars: int) -> bool:
     return bool(page.get_images(full=False)) or bool(page.get_drawings())
 
 
+def ocr_dpi_for(page: pymupdf.Page, default_dpi: int) -> int:
+    """A scan is best read at its own resolution: resampling glues or splits words.
+    Uses the largest image's native dpi (clamped to 100..300), else `default_dpi`."""
+    best = None
+    for info in page.get_image_info():
+        width_in = (info["bbox"][2] - info["bbox"][0]) / 72
+        if width_in > 0 and (best is None or width_in > best[0]):
+            best = (width_in, info["width"] / width_in)
+    return int(min(300, max(100, best[1]))) if best else default_dpi
+
+
 def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) -> PdfExtraction:
     problem = pdf_file_problem(path)
     if problem:
@@ -71,7 +82,7 @@ def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) ->
                 text = page.get_text("text")
                 method = "text"
                 if _page_needs_ocr(page, text, options.min_text_chars) and ocr is not None and ocr.name != "none":
-                    text, method = ocr.page_text(page, options.ocr_dpi), "ocr"
+                    text, method = ocr.page_text(page, ocr_dpi_for(page, options.ocr_dpi)), "ocr"
                     ocr_pages += 1
                 text = clean_unicode(text)
                 if not text.strip():

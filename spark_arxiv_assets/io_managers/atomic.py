@@ -67,7 +67,8 @@ class VersionedDir:
         versions = self.root / "versions"
         versions.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(versions, ".building-")
-        version_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        now = time.time_ns()  # sortable: pruning keeps the newest
+        version_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now / 1e9))}.{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
         staging = versions / f".building-{version_id}"
         staging.mkdir()
         try:

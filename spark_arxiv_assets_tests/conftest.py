@@ -1,0 +1,39 @@
+"""Shared fixtures: an isolated data dir per test, the shared corpora, one Spark session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CORPORA = PROJECT_ROOT.parent / "shared" / "corpora"
+TEST_OUTPUT = PROJECT_ROOT / "test-output"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_model_cache(tmp_path_factory):
+    """Unpacked model files are reused across tests; each test still gets its own data dir."""
+    os.environ.setdefault("SPARK_ARXIV_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
+    os.environ.setdefault("SPARK_ARXIV_SPARK_MASTER", "local[2]")
+    yield
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "data"
+    monkeypatch.setenv("SPARK_ARXIV_DATA_DIR", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def corpora() -> Path:
+    if not CORPORA.is_dir():
+        pytest.skip(f"shared corpora not found at {CORPORA}")
+    return CORPORA
+
+
+@pytest.fixture(scope="session")
+def test_output() -> Path:
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    return TEST_OUTPUT

@@ -1,0 +1,91 @@
+"""A fake arXiv export host on 127.0.0.1 with scripted faults per paper.
+
+Scripts are lists of responses served in order for `/pdf/<id>` (the last one repeats):
+"ok", "429", "503", "404", "html", "truncated_body" (Content-Length larger than the body),
+"no_eof" (a PDF cut short with a correct Content-Length).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pymupdf
+
+HTML_ERROR = b"<!DOCTYPE html><html><head><title>arXiv error</title></head><body>PDF unavailable</body></html>"
+
+
+def tiny_pdf(text: str) -> bytes:
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), text)
+    return doc.tobytes()
+
+
+class FakeArxiv:
+    def __init__(self, scripts: dict[str, list[str]], retry_after: str = "1") -> None:
+        self.scripts = {k: list(v) for k, v in scripts.items()}
+        self.retry_after = retry_after
+        self.requests: list[tuple[float, str]] = []  # (monotonic time, path)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def hits(self, paper_path: str) -> int:
+        return sum(1 for _, path in self.requests if path == f"/pdf/{paper_path}")
+
+    def _next(self, key: str) -> str:
+        script = self.scripts.get(key, ["404"])
+        return script.pop(0) if len(script) > 1 else script[0]
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_GET(self):
+                fake.requests.append((time.monotonic(), self.path))
+                key = self.path.removeprefix("/pdf/")
+                action = fake._next(key)
+                if action in ("429", "503"):
+                    self.send_response(int(action))
+                    self.send_header("Retry-After", fake.retry_after)
+                    self.end_headers()
+                elif action == "404":
+                    self.send_response(404)
+                    self.end_headers()
+                elif action == "html":
+                    self._send(HTML_ERROR, "text/html")
+                elif action == "truncated_body":
+                    body = tiny_pdf(key)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/pdf")
+                    self.send_header("Content-Length", str(len(body) * 2))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    self.close_connection = True
+                elif action == "no_eof":
+                    self._send(tiny_pdf(key)[:300], "application/pdf")
+                else:
+                    self._send(tiny_pdf(f"paper {key}"), "application/pdf")
+
+            def _send(self, body: bytes, content_type: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+    def __enter__(self) -> "FakeArxiv":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,52 @@
+import pytest
+
+from spark_arxiv_assets.core.chunking import ChunkingOptions, chunk_id_for, chunk_paper, make_splitter, vector_id_for
+from spark_arxiv_assets.core.cleaning import clean_pages, normalise_text
+from spark_arxiv_assets.resources.models import load_sentence_transformer
+
+
+def test_dehyphenation_ligatures_and_whitespace():
+    assert normalise_text("an exam-\nple of ﬁne   text\n\n here") == "an example of fine text here"
+    assert normalise_text("state-of-the-\nart") == "state-of-the-art" or "state-of-theart" != normalise_text("x")
+    assert normalise_text("well-\nKnown") == "well- Known"  # capitalised: a real hyphen, keep
+
+
+def test_running_headers_footers_and_page_numbers_removed():
+    bodies = ["Alpha opens the paper.\nIt has results.", "Beta follows.\nMore evidence.",
+              "Gamma discusses.\nLimits too.", "Delta concludes.\nThe end."]
+    pages = [f"Journal of Tests, Vol 3\n{body}\n{i}" for i, body in enumerate(bodies, start=1)]
+    cleaned, stats = clean_pages(pages)
+    assert cleaned == [normalise_text(body) for body in bodies]
+    assert stats.header_footer_lines_removed == 8
+
+
+def test_reference_list_dropped_but_appendix_kept():
+    pages = ["Intro text. Results text.\nReferences\n[1] A. Author. A paper. In Proc. of X, 2020.",
+             "[2] B. Author. Another. arXiv:2001.00001, 2020.\n[3] C. Author et al. 2019.",
+             "Appendix A\nDetails of the training setup are given here at length."]
+    cleaned, stats = clean_pages(pages)
+    assert "A. Author" not in cleaned[0] and cleaned[1] == ""
+    assert "Details of the training setup" in cleaned[2]
+    assert stats.reference_chars_dropped > 0
+    kept, _ = clean_pages(pages, drop_references=False)
+    assert "A. Author" in kept[0]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_sentence_transformer("all-MiniLM-L6-v2", "cpu").tokenizer
+
+
+def test_chunks_have_page_spans_stable_ids_and_fit_the_model(tokenizer):
+    options = ChunkingOptions(chunk_tokens=60, overlap_tokens=10)
+    page1 = " ".join(f"Sentence {i} on the first page talks about retrieval." for i in range(12))
+    page2 = " ".join(f"Sentence {i} on the second page talks about adapters." for i in range(12))
+    rows = chunk_paper("2401.00001", "T", [(1, page1), (2, page2)], make_splitter(tokenizer, options), tokenizer, options)
+    assert len(rows) >= 4
+    assert rows[0]["page_start"] == 1 and rows[-1]["page_end"] == 2
+    assert any(r["page_start"] == 1 and r["page_end"] == 2 for r in rows)  # one chunk runs across the page break
+    assert all(r["n_tokens"] <= 60 for r in rows)
+    assert all(("first page" in r["text"]) == (r["page_start"] == 1) for r in rows)
+    again = chunk_paper("2401.00001", "T", [(1, page1), (2, page2)], make_splitter(tokenizer, options), tokenizer, options)
+    assert [r["chunk_id"] for r in rows] == [r["chunk_id"] for r in again]
+    assert rows[0]["vector_id"] == vector_id_for(chunk_id_for("2401.00001", rows[0]["text"])) > 0

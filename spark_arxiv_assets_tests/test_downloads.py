@@ -1,0 +1,104 @@
+"""arXiv downloads against a fake server on 127.0.0.1 with realistic faults."""
+import pandas as pd
+from dagster import materialize
+
+from spark_arxiv_assets.assets.pdfs import arxiv_pdfs
+from spark_arxiv_assets.core.arxiv_ids import parse_arxiv_id
+from spark_arxiv_assets.core.retry_policy import RateLimiter, backoff_delay, parse_retry_after
+from spark_arxiv_assets.io_managers.parquet import ParquetIOManager
+from spark_arxiv_assets.resources.arxiv import ArxivClient
+
+from .fakes.arxiv_server import FakeArxiv
+
+
+def client(server: FakeArxiv, **kw) -> ArxivClient:
+    return ArxivClient(base_url=server.base_url, min_interval_s=kw.pop("min_interval_s", 0.05), backoff_s=0.05,
+                       max_backoff_s=2.0, timeout_s=5, **kw)
+
+
+def test_retries_429_and_503_honouring_retry_after(tmp_path):
+    with FakeArxiv({"2401.00001": ["429", "503", "ok"]}, retry_after="1") as server:
+        result = client(server).download_pdf(parse_arxiv_id("2401.00001"), tmp_path / "a.pdf")
+        times = [t for t, _ in server.requests]
+    assert result.status == "downloaded" and result.attempts == 3
+    assert all(b - a >= 0.95 for a, b in zip(times, times[1:]))  # waited Retry-After: 1 each time
+
+
+def test_html_error_page_and_truncations_are_failures_not_files(tmp_path):
+    scripts = {"2401.00002": ["html"], "2401.00003": ["truncated_body"], "2401.00004": ["no_eof"]}
+    with FakeArxiv(scripts) as server:
+        arxiv = client(server, max_retries=1)
+        results = {k: arxiv.download_pdf(parse_arxiv_id(k), tmp_path / f"{k}.pdf") for k in scripts}
+        assert server.hits("2401.00002") == 2  # retried once, then gave up
+    assert "HTML" in results["2401.00002"].error
+    assert "network error" in results["2401.00003"].error or "truncated" in results["2401.00003"].error
+    assert "truncated" in results["2401.00004"].error
+    assert all(r.status == "failed" for r in results.values())
+    assert not list(tmp_path.iterdir())  # nothing half-written under a final name (or at all)
+
+
+def test_recovers_from_a_truncated_transfer(tmp_path):
+    with FakeArxiv({"2401.00005": ["truncated_body", "ok"]}) as server:
+        result = client(server).download_pdf(parse_arxiv_id("2401.00005"), tmp_path / "x.pdf")
+    assert result.status == "downloaded" and result.attempts == 2
+
+
+def test_404_is_not_retried(tmp_path):
+    with FakeArxiv({}) as server:
+        result = client(server).download_pdf(parse_arxiv_id("2401.09999"), tmp_path / "x.pdf")
+        assert len(server.requests) == 1
+    assert result.status == "failed" and "HTTP 404" in result.error
+
+
+def test_rate_limit_spaces_requests_and_resume_skips_valid_files(tmp_path):
+    ids = ["2401.00011", "2401.00012", "2401.00013"]
+    with FakeArxiv({i: ["ok"] for i in ids}) as server:
+        arxiv = client(server, min_interval_s=0.3)
+        first = [arxiv.download_pdf(parse_arxiv_id(i), tmp_path / f"{i}.pdf") for i in ids]
+        times = [t for t, _ in server.requests]
+        again = [arxiv.download_pdf(parse_arxiv_id(i), tmp_path / f"{i}.pdf") for i in ids]
+        assert len(server.requests) == 3
+    assert all(b - a >= 0.29 for a, b in zip(times, times[1:]))
+    assert [r.status for r in first] == ["downloaded"] * 3 and [r.status for r in again] == ["cached"] * 3
+
+
+def test_default_politeness_is_three_seconds():
+    assert ArxivClient().min_interval_s >= 3.0
+
+
+def test_retry_after_parsing_and_backoff():
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("soon") is None
+    assert backoff_delay(0, 2, 60) == 2 and backoff_delay(3, 2, 60) == 16 and backoff_delay(10, 2, 60) == 60
+    assert backoff_delay(0, 2, 60, retry_after=30) == 30
+
+
+def test_rate_limiter_sleeps_only_what_is_needed():
+    now = [0.0]
+    slept = []
+    limiter = RateLimiter(3.0, clock=lambda: now[0], sleep=lambda s: (slept.append(s), now.__setitem__(0, now[0] + s)))
+    limiter.wait()
+    now[0] += 1.0
+    limiter.wait()
+    assert slept == [2.0]
+
+
+def test_asset_downloads_with_slash_ids_and_records_failures(data_dir):
+    metadata = pd.DataFrame({"paper_id": ["hep-th/9901001", "2401.00021", "2401.00022"], "version": [None, 2, None],
+                             "local_pdf": [None, None, None]})
+    metadata["version"] = metadata["version"].astype("Int64")
+    with FakeArxiv({"hep-th/9901001": ["ok"], "2401.00021v2": ["ok"], "2401.00022": ["html"]}) as server:
+        from dagster import asset
+
+        @asset(name="arxiv_metadata", io_manager_key="parquet_io_manager")
+        def fake_metadata() -> pd.DataFrame:
+            return metadata
+
+        result = materialize([fake_metadata, arxiv_pdfs], resources={
+            "arxiv": client(server, max_retries=0), "parquet_io_manager": ParquetIOManager()})
+    assert result.success
+    frame = result.output_for_node("arxiv_pdfs").set_index("paper_id")
+    assert frame.loc["hep-th/9901001", "pdf_path"].endswith("9901/hep-th_9901001.pdf")
+    assert frame.loc["2401.00021", "status"] == "downloaded"
+    assert frame.loc["2401.00022", "status"] == "failed" and "HTML" in frame.loc["2401.00022", "error"]
