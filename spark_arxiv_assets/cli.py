@@ -27,13 +27,41 @@ def run_demo(_: argparse.Namespace) -> int:
         print(f"  check failed: {evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
     print(f"\n{'Success' if result.success else 'FAILED'} in {seconds:.0f}s. Outputs under {data_dir()}")
     print("Open the Dagster UI:  make dev   ->  http://127.0.0.1:3000 (runs, lineage, metadata, checks)")
+    print('Search the papers:    .venv/bin/arxiv-assets query "how does reciprocal rank fusion work?"')
     return 0 if result.success and not failed_checks else 1
+
+
+def open_retriever():
+    """A Retriever over the latest materialized index, with the model it was built with."""
+    from .core.embeddings import encode_texts
+    from .core.retrieval import Retriever
+    from .io_managers.index_store import load_latest_index
+    from .resources.models import load_sentence_transformer
+
+    index = load_latest_index()
+    if index is None:
+        raise SystemExit(f"no chunk_index under {data_dir()}: run `make demo` (or materialize chunk_index) first")
+    model = load_sentence_transformer(index.manifest["embedding_model"], "cpu")
+    return Retriever(index, lambda texts: encode_texts(model, texts))
+
+
+def run_query(args: argparse.Namespace) -> int:
+    retriever = open_retriever()
+    for rank, hit in enumerate(retriever.search(args.question, k=args.k, mode=args.mode), start=1):
+        print(f"{rank}. {hit.citation()}  (score {hit.score:.3f}, https://arxiv.org/abs/{hit.paper_id})")
+        print(f"   {hit.text[:300]}{'…' if len(hit.text) > 300 else ''}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arxiv-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="materialize every asset on the bundled sample").set_defaults(func=run_demo)
+    query = commands.add_parser("query", help="search the latest index and print cited passages")
+    query.add_argument("question")
+    query.add_argument("-k", type=int, default=5)
+    query.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    query.set_defaults(func=run_query)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from dagster import Definitions, define_asset_job, load_asset_checks_from_modules, load_assets_from_modules
 
-from .assets import chunks, metadata, pages, pdfs
+from .assets import chunks, index, metadata, pages, pdfs
+from .io_managers.index_store import ChunkIndexIOManager
 from .io_managers.parquet import ParquetIOManager
 from .resources.arxiv import ArxivClient
 from .resources.kaggle import KaggleSnapshot
 from .resources.models import EmbeddingModel
 from .resources.spark import make_spark_resource
 
-ASSET_MODULES = [metadata, pdfs, pages, chunks]
+ASSET_MODULES = [metadata, pdfs, pages, chunks, index]
 
 
 def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
@@ -20,6 +21,7 @@ def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
         "kaggle": KaggleSnapshot(),
         "embedder": EmbeddingModel(),
         "parquet_io_manager": ParquetIOManager(),
+        "chunk_index_io_manager": ChunkIndexIOManager(),
     }
 
 

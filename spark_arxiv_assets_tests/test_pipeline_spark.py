@@ -7,10 +7,10 @@ import pytest
 from dagster import materialize
 
 from spark_arxiv_assets.definitions import build_resources
-from spark_arxiv_assets.assets import chunks, metadata, pages, pdfs
+from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs
 from dagster import load_asset_checks_from_modules, load_assets_from_modules
 
-MODULES = [metadata, pdfs, pages, chunks]
+MODULES = [metadata, pdfs, pages, chunks, index]
 ASSETS = load_assets_from_modules(MODULES)
 CHECKS = load_asset_checks_from_modules(MODULES)
 
@@ -44,10 +44,35 @@ def test_sample_corpus_end_to_end_then_incremental(data_dir):
     assert "Sample corpus preprint" not in " ".join(chunk_frame["text"])  # running header removed
     assert metadata_of(result, "paper_pages")["spark_master"] == "local[2]"
 
+    index_meta = metadata_of(result, "chunk_index")
+    assert index_meta["vectors"] == len(chunk_frame) and index_meta["index_kind"] == "flat"
+
     again, _ = run()
     meta = metadata_of(again, "paper_pages")
     assert meta["papers_reused"] == 5 and meta["papers_extracted_now"] == 0
     assert again.output_for_node("paper_chunks")["chunk_id"].tolist() == chunk_frame["chunk_id"].tolist()
+    index_meta = metadata_of(again, "chunk_index")
+    assert (index_meta["added"], index_meta["removed"], index_meta["kept"]) == (0, 0, len(chunk_frame))
+
+
+def test_new_paper_in_folder_is_extracted_and_indexed_alone(data_dir, corpora, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in ("2305.03393v1-p9.pdf", "layout-multi_page.pdf"):
+        shutil.copy(corpora / "pdfs" / name, folder / name)
+    config = {"ops": {"arxiv_metadata": {"config": {"source": "pdf_folder", "path": str(folder)}},
+                      "chunk_index": {"config": {"embed_with_spark": True}}}}
+    first, failed = run(config)
+    assert failed == []
+    shutil.copy(corpora / "pdfs" / "layout-normal_4pages.pdf", folder / "layout-normal_4pages.pdf")
+    second, failed = run(config)
+    assert failed == []
+    new_chunks = second.output_for_node("paper_chunks")
+    new_paper = new_chunks[new_chunks["paper_id"] == "layout-normal_4pages"]
+    pages_meta, index_meta = metadata_of(second, "paper_pages"), metadata_of(second, "chunk_index")
+    assert pages_meta["papers_reused"] == 2 and pages_meta["papers_extracted_now"] == 1
+    assert index_meta["added"] == len(new_paper) > 0 and index_meta["kept"] == len(first.output_for_node("paper_chunks"))
+    assert index_meta["embedded_in"] == "spark"
 
 
 def test_shared_corpora_folder_with_bad_files(data_dir, corpora, tmp_path):

@@ -44,7 +44,9 @@ def resolve_embedding_model(name_or_path: str) -> str:
 @functools.lru_cache(maxsize=2)
 def load_sentence_transformer(name_or_path: str, device: str):
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # our own progress lines are enough
     return SentenceTransformer(resolve_embedding_model(name_or_path), device=device)
 
 

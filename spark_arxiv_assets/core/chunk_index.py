@@ -1,0 +1,125 @@
+"""The searchable artifact: FAISS + BM25 + the chunk table they point into, updated
+incrementally by stable chunk ids (only new chunks are embedded)."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .lexical_index import LexicalIndex
+from .vector_index import EXACT, IVF, VectorIndex, choose_kind
+
+MIN_IVF_VECTORS = 39 * 16  # FAISS wants ≥ 39 training points per list; below this use exact search
+CHUNK_TABLE_COLUMNS = ["vector_id", "chunk_id", "paper_id", "title", "page_start", "page_end", "text"]
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    kind: str = "auto"  # auto | flat | ivf
+    ivf_threshold: int = 50_000  # auto switches to IVF at this many vectors
+    nlist: int | None = None  # IVF lists; default ≈ 4·√N
+    nprobe: int = 16
+
+
+@dataclass
+class ChunkIndex:
+    vectors: np.ndarray  # (N, dim) float32, row i belongs to chunks.vector_id[i]
+    chunks: pd.DataFrame  # CHUNK_TABLE_COLUMNS, aligned with vectors
+    dense: VectorIndex
+    lexical: LexicalIndex
+    manifest: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._row_of = {int(v): i for i, v in enumerate(self.chunks["vector_id"].tolist())}
+
+    @property
+    def size(self) -> int:
+        return len(self.chunks)
+
+    def rows_for(self, vector_ids: list[int]) -> pd.DataFrame:
+        return self.chunks.iloc[[self._row_of[v] for v in vector_ids]]
+
+    def has(self, vector_id: int) -> bool:
+        return vector_id in self._row_of
+
+    def save(self, directory: Path) -> None:
+        np.save(directory / "vectors.npy", self.vectors)
+        self.chunks.to_parquet(directory / "chunks.parquet", index=False)
+        self.dense.save(directory / "dense.faiss")
+        self.lexical.save(directory / "bm25")
+        (directory / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> "ChunkIndex":
+        manifest = json.loads((directory / "manifest.json").read_text())
+        return cls(vectors=np.load(directory / "vectors.npy"), chunks=pd.read_parquet(directory / "chunks.parquet"),
+                   dense=VectorIndex.load(directory / "dense.faiss", manifest["kind"]),
+                   lexical=LexicalIndex.load(directory / "bm25"), manifest=manifest)
+
+
+@dataclass
+class UpdateStats:
+    added: int = 0
+    removed: int = 0
+    kept: int = 0
+    rebuilt_dense: bool = False
+    embed_seconds: float = 0.0
+    build_seconds: float = 0.0
+
+
+def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
+                       embed: Callable[[list[str]], np.ndarray], options: IndexOptions,
+                       embedding_model: str) -> tuple[ChunkIndex, UpdateStats]:
+    """Adds vectors for chunks not in `previous`, removes those no longer present.
+
+    The dense index is rebuilt only when its kind changes (e.g. the corpus crossed the IVF
+    threshold) or the embedding model changed; vectors are never recomputed for kept chunks
+    unless the model changed.
+    """
+    stats = UpdateStats()
+    wanted = chunks.drop_duplicates("vector_id")[CHUNK_TABLE_COLUMNS].reset_index(drop=True)
+    wanted_ids = set(wanted["vector_id"].astype("int64").tolist())
+    if previous is not None and previous.manifest.get("embedding_model") != embedding_model:
+        previous = None  # vectors from another model are not comparable
+    old_ids = set(previous.chunks["vector_id"].astype("int64").tolist()) if previous is not None else set()
+    new_rows = wanted[~wanted["vector_id"].isin(old_ids)]
+    removed_ids = np.array(sorted(old_ids - wanted_ids), dtype=np.int64)
+
+    started = time.perf_counter()
+    if len(new_rows) == 0 and previous is not None:
+        new_vectors = np.zeros((0, previous.vectors.shape[1]), dtype=np.float32)
+    else:
+        new_vectors = embed(new_rows["text"].tolist())
+    stats.embed_seconds = time.perf_counter() - started
+    stats.added, stats.removed = len(new_rows), len(removed_ids)
+
+    started = time.perf_counter()
+    if previous is not None:
+        keep_mask = previous.chunks["vector_id"].isin(wanted_ids).to_numpy()
+        table = pd.concat([previous.chunks[keep_mask], new_rows], ignore_index=True)
+        vectors = np.concatenate([previous.vectors[keep_mask], new_vectors]) if len(new_rows) else previous.vectors[keep_mask]
+        stats.kept = int(keep_mask.sum())
+    else:
+        table, vectors = new_rows.reset_index(drop=True), new_vectors
+    ids = table["vector_id"].to_numpy(dtype=np.int64)
+    kind = choose_kind(options.kind, len(table), options.ivf_threshold)
+    if kind == IVF and len(table) < MIN_IVF_VECTORS:
+        kind = EXACT  # too few vectors to train IVF lists
+    if previous is not None and previous.dense.kind == kind:
+        dense = previous.dense
+        dense.remove(removed_ids)
+        dense.add(new_vectors, new_rows["vector_id"].to_numpy(dtype=np.int64))
+    else:
+        dense = VectorIndex.build(vectors, ids, kind, options.nlist, options.nprobe)
+        stats.rebuilt_dense = True
+    dense.set_nprobe(options.nprobe)
+    lexical = LexicalIndex.build(table["text"].tolist(), ids)
+    stats.build_seconds = time.perf_counter() - started
+    manifest = {"kind": dense.kind, "vectors": dense.size, "dim": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
+                "embedding_model": embedding_model, "nprobe": options.nprobe, "updated_at": time.time()}
+    return ChunkIndex(vectors=vectors, chunks=table, dense=dense, lexical=lexical, manifest=manifest), stats

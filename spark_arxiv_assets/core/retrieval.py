@@ -1,0 +1,73 @@
+"""Dense, BM25 and hybrid (reciprocal rank fusion) retrieval over a `ChunkIndex`.
+The chat app, the QA factory and the evaluation all search through this class."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+
+from .chunk_index import ChunkIndex
+
+Mode = Literal["dense", "bm25", "hybrid"]
+RRF_K = 60
+
+
+@dataclass
+class Hit:
+    vector_id: int
+    chunk_id: str
+    paper_id: str
+    title: str
+    page_start: int
+    page_end: int
+    text: str
+    score: float
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    def citation(self) -> str:
+        pages = f"p. {self.page_start}" if self.page_start == self.page_end else f"pp. {self.page_start}-{self.page_end}"
+        return f"[{self.paper_id}] {self.title}, {pages}"
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Each list is ids best first; score(id) = Σ 1/(k + rank), rank starting at 1."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+class Retriever:
+    def __init__(self, index: ChunkIndex, embed_query: Callable[[list[str]], np.ndarray], candidates: int = 50) -> None:
+        self.index, self.embed_query, self.candidates = index, embed_query, candidates
+
+    def dense_ranking(self, query: str, k: int) -> list[tuple[int, float]]:
+        if not self.index.size:
+            return []
+        scores, ids = self.index.dense.search(self.embed_query([query]), min(k, self.index.size))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def bm25_ranking(self, query: str, k: int) -> list[tuple[int, float]]:
+        return self.index.lexical.search(query, k)
+
+    def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+        depth = max(k, self.candidates)
+        dense = self.dense_ranking(query, depth) if mode in ("dense", "hybrid") else []
+        lexical = self.bm25_ranking(query, depth) if mode in ("bm25", "hybrid") else []
+        dense_rank = {vid: r for r, (vid, _) in enumerate(dense, start=1)}
+        bm25_rank = {vid: r for r, (vid, _) in enumerate(lexical, start=1)}
+        if mode == "dense":
+            ranked = dense
+        elif mode == "bm25":
+            ranked = lexical
+        else:
+            ranked = reciprocal_rank_fusion([[v for v, _ in dense], [v for v, _ in lexical]])
+        ranked = [(v, s) for v, s in ranked if self.index.has(v)][:k]
+        rows = self.index.rows_for([v for v, _ in ranked])
+        return [Hit(vector_id=v, chunk_id=row.chunk_id, paper_id=row.paper_id, title=row.title,
+                    page_start=int(row.page_start), page_end=int(row.page_end), text=row.text, score=s,
+                    dense_rank=dense_rank.get(v), bm25_rank=bm25_rank.get(v))
+                for (v, s), row in zip(ranked, rows.itertuples(index=False))]
