@@ -1,0 +1,9 @@
+"""`make bench`: every benchmark, each writing its section of benchmarks/RESULTS.md."""
+from . import ann_recall, retrieval_quality
+
+BENCHMARKS = [retrieval_quality, ann_recall]
+
+if __name__ == "__main__":
+    for bench in BENCHMARKS:
+        print(f"\n=== {bench.__name__}")
+        bench.main()
