@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from dagster import Definitions, define_asset_job, load_asset_checks_from_modules, load_assets_from_modules
 
-from .assets import chunks, index, metadata, pages, pdfs
+from .assets import chunks, index, metadata, pages, pdfs, qa
 from .io_managers.index_store import ChunkIndexIOManager
 from .io_managers.parquet import ParquetIOManager
 from .resources.arxiv import ArxivClient
 from .resources.kaggle import KaggleSnapshot
 from .resources.models import EmbeddingModel
 from .resources.spark import make_spark_resource
+from .resources.teacher import TeacherResource
 
-ASSET_MODULES = [metadata, pdfs, pages, chunks, index]
+ASSET_MODULES = [metadata, pdfs, pages, chunks, index, qa]
 
 
 def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
@@ -20,6 +21,7 @@ def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
         "arxiv": ArxivClient(),
         "kaggle": KaggleSnapshot(),
         "embedder": EmbeddingModel(),
+        "teacher": TeacherResource(),
         "parquet_io_manager": ParquetIOManager(),
         "chunk_index_io_manager": ChunkIndexIOManager(),
     }

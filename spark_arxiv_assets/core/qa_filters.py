@@ -1,0 +1,120 @@
+"""Quality filters for teacher-written QA pairs. Each returns a keep-mask so the asset can
+report how many rows every filter removed: tiny teachers write poor data, and the numbers
+should say so rather than hide it."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+STOPWORDS = frozenset("""a an and are as at be been but by can could did do does for from had has have how i if in
+into is it its may might of on or our she should so than that the their them then there these they this those to
+was we were what when where which while who whom why will with would you your about after also any both each
+more most much not no nor only other over same such very""".split())
+_WORD = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words without stop words, with a light plural strip ('models' → 'model')."""
+    words = set()
+    for word in _WORD.findall(text.lower()):
+        if word in STOPWORDS:
+            continue
+        words.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+    return words
+
+
+def grounding_score(answer: str, context: str) -> float:
+    """Share of the answer's content words found in the context (0 when it has none)."""
+    answer_words = content_words(answer)
+    if not answer_words:
+        return 0.0
+    return len(answer_words & content_words(context)) / len(answer_words)
+
+
+def looks_english(text: str, sentence: bool = True) -> bool:
+    """Mostly Latin letters and, for sentences of 4+ words, at least one English stop word
+    (short answer phrases such as 'k = 60' only get the letter check)."""
+    letters = [c for c in text if c.isalpha()]
+    if letters and sum(c.isascii() for c in letters) / len(letters) < 0.8:
+        return False
+    words = text.lower().split()
+    return not sentence or len(words) < 4 or any(w.strip("?,.¿") in STOPWORDS for w in words)
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    min_grounding: float = 0.6
+    question_words: tuple[int, int] = (4, 40)
+    answer_words: tuple[int, int] = (1, 120)
+    max_question_similarity: float = 0.92
+    min_question_answer_similarity: float = 0.3  # a question must be about its answer
+
+
+def _length_ok(text: str, bounds: tuple[int, int]) -> bool:
+    return bounds[0] <= len(text.split()) <= bounds[1]
+
+
+def near_duplicate_mask(vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy: keep a row unless its (unit) vector is within `threshold` cosine of a kept one."""
+    keep = np.zeros(len(vectors), dtype=bool)
+    kept: list[int] = []
+    for i in range(len(vectors)):
+        if not kept or float(np.max(vectors[kept] @ vectors[i])) < threshold:
+            keep[i] = True
+            kept.append(i)
+    return keep
+
+
+def apply_filters(rows: pd.DataFrame, options: FilterOptions,
+                  embed: Callable[[list[str]], np.ndarray]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """`rows` has question, answer, context, title. Returns kept rows (with a grounding
+    column) and {filter name: rows removed}, in the order the filters ran."""
+    removed: dict[str, int] = {}
+    frame = rows.copy()
+
+    def run(name: str, mask: pd.Series | np.ndarray) -> None:
+        nonlocal frame
+        mask = np.asarray(mask, dtype=bool)
+        removed[name] = int((~mask).sum())
+        frame = frame[mask].reset_index(drop=True)
+
+    run("length_or_form", [_length_ok(q, options.question_words) and _length_ok(a, options.answer_words)
+                           and q.rstrip().endswith("?") for q, a in zip(frame["question"], frame["answer"])])
+    run("language", [looks_english(q) and looks_english(a, sentence=False) for q, a in zip(frame["question"], frame["answer"])])
+    run("answer_repeats_question", [not content_words(a) <= content_words(q) for q, a in zip(frame["question"], frame["answer"])])
+    frame["grounding"] = [grounding_score(a, c) for a, c in zip(frame["answer"], frame["context"])]
+    run("not_grounded", frame["grounding"] >= options.min_grounding)
+    run("answerable_from_title", [not content_words(a) <= content_words(t) for a, t in zip(frame["answer"], frame["title"])])
+    if len(frame):
+        vectors = embed(frame["question"].tolist() + frame["answer"].tolist())
+        frame["qa_similarity"] = np.sum(vectors[: len(frame)] * vectors[len(frame):], axis=1)
+        run("question_unrelated_to_answer", frame["qa_similarity"] >= options.min_question_answer_similarity)
+    else:
+        removed["question_unrelated_to_answer"] = 0
+    normalized = frame["question"].str.lower().str.replace(r"\W+", " ", regex=True).str.strip()
+    run("exact_duplicate", ~normalized.duplicated())
+    if len(frame):
+        run("near_duplicate", near_duplicate_mask(embed(frame["question"].tolist()), options.max_question_similarity))
+    else:
+        removed["near_duplicate"] = 0
+    return frame, removed
+
+
+def split_by_paper(paper_ids: pd.Series, eval_fraction: float, seed: int) -> pd.Series:
+    """'train'/'eval' per row, decided per paper by a seeded hash, so no paper is in both and
+    the assignment of a paper never changes when others are added. With ≥ 2 papers both
+    splits are non-empty."""
+    import hashlib
+
+    papers = sorted(set(paper_ids))
+    score = {p: int(hashlib.sha256(f"{seed}:{p}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF for p in papers}
+    eval_papers = {p for p in papers if score[p] < eval_fraction}
+    if len(papers) >= 2 and not eval_papers:
+        eval_papers = {min(papers, key=score.get)}
+    if len(papers) >= 2 and eval_papers == set(papers):
+        eval_papers.discard(max(papers, key=score.get))
+    return paper_ids.map(lambda p: "eval" if p in eval_papers else "train")

@@ -1,0 +1,149 @@
+"""Teacher LLM backends behind one interface: an OpenAI-compatible HTTP endpoint (vLLM,
+Ollama, llama.cpp server, TGI) or a local transformers model."""
+from __future__ import annotations
+
+import functools
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import requests
+from dagster import ConfigurableResource
+
+from ..core.retry_policy import RETRYABLE_STATUS, backoff_delay, parse_retry_after
+from .models import resolve_causal_lm
+
+
+@dataclass
+class TeacherReply:
+    text: str | None
+    error: str | None = None
+    completion_tokens: int = 0
+
+
+class TeacherBackend(Protocol):
+    identity: str  # part of the generation cache key
+
+    def generate(self, conversations: list[list[dict]], prefill: str = "") -> list[TeacherReply]:
+        """`prefill` starts the assistant's reply (local models only; servers ignore it)."""
+
+
+class OpenAICompatibleTeacher:
+    def __init__(self, base_url: str, model: str, api_key: str | None, max_concurrency: int, timeout_s: float,
+                 max_retries: int, temperature: float, max_tokens: int, json_mode: bool, backoff_s: float = 2.0) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model, self.api_key, self.max_concurrency = model, api_key, max_concurrency
+        self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
+        self.temperature, self.max_tokens, self.json_mode = temperature, max_tokens, json_mode
+        self.identity = f"openai:{model}@{base_url}"
+
+    def _one(self, messages: list[dict]) -> TeacherReply:
+        body = {"model": self.model, "messages": messages, "temperature": self.temperature,
+                "max_tokens": self.max_tokens}
+        if self.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        error = "no attempt"
+        for attempt in range(self.max_retries + 1):
+            retry_after = None
+            try:
+                response = requests.post(self.url, json=body, headers=headers, timeout=self.timeout_s)
+            except requests.RequestException as exc:
+                error = f"{type(exc).__name__}: {exc}"[:200]
+            else:
+                if response.status_code == 200:
+                    try:
+                        payload = response.json()
+                        text = payload["choices"][0]["message"]["content"]
+                        tokens = int((payload.get("usage") or {}).get("completion_tokens") or 0)
+                        return TeacherReply(text=text, completion_tokens=tokens)
+                    except (ValueError, KeyError, IndexError, TypeError) as exc:
+                        error = f"malformed response body: {type(exc).__name__}"
+                else:
+                    error = f"HTTP {response.status_code}: {response.text[:120]}"
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    if response.status_code not in RETRYABLE_STATUS:
+                        return TeacherReply(text=None, error=error)
+            if attempt < self.max_retries:
+                time.sleep(backoff_delay(attempt, self.backoff_s, 60.0, retry_after))
+        return TeacherReply(text=None, error=f"{error} (after {self.max_retries + 1} attempts)")
+
+    def generate(self, conversations: list[list[dict]], prefill: str = "") -> list[TeacherReply]:
+        with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
+            return list(pool.map(self._one, conversations))
+
+
+@functools.lru_cache(maxsize=2)
+def load_causal_lm(name_or_path: str, device: str):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_causal_lm(name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"  # batched generation continues every row from its end
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
+    return model, tokenizer
+
+
+class LocalTransformersTeacher:
+    def __init__(self, model: str, device: str, batch_size: int, max_new_tokens: int, temperature: float) -> None:
+        self.model_name, self.device, self.batch_size = model, device, batch_size
+        self.max_new_tokens, self.temperature = max_new_tokens, temperature
+        self.identity = f"local:{model}:t{temperature}:n{max_new_tokens}"
+
+    def generate(self, conversations: list[list[dict]], prefill: str = "") -> list[TeacherReply]:
+        import torch
+
+        model, tokenizer = load_causal_lm(self.model_name, self.device)
+        replies: list[TeacherReply] = []
+        for start in range(0, len(conversations), self.batch_size):
+            batch = conversations[start:start + self.batch_size]
+            prompts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) + prefill
+                       for m in batch]
+            inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            sampling = {"do_sample": True, "temperature": self.temperature, "top_p": 0.95} if self.temperature > 0 else {"do_sample": False}
+            with torch.inference_mode():
+                output = model.generate(**inputs, max_new_tokens=self.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                        **sampling)
+            new_tokens = output[:, inputs["input_ids"].shape[1]:]
+            for row in new_tokens:
+                count = int((row != tokenizer.pad_token_id).sum())
+                replies.append(TeacherReply(text=prefill + tokenizer.decode(row, skip_special_tokens=True),
+                                            completion_tokens=count))
+        return replies
+
+
+class TeacherResource(ConfigurableResource):
+    """Which teacher writes the QA data. The API key is read from the environment variable
+    named by `api_key_env` and never logged or stored in metadata."""
+
+    backend: Literal["local", "openai"] = "local"
+    model: str = "SmolLM2-135M-Instruct"  # an HF id or path for local; the served model name for openai
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "TEACHER_API_KEY"
+    max_concurrency: int = 4
+    timeout_s: float = 120.0
+    max_retries: int = 3
+    json_mode: bool = False  # send response_format=json_object (vLLM, Ollama, llama.cpp server support it)
+    device: str = "cpu"
+    batch_size: int = 8
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # greedy: deterministic, and tiny models ramble when sampling
+
+    def backend_client(self) -> TeacherBackend:
+        if self.backend == "openai":
+            return OpenAICompatibleTeacher(self.base_url, self.model, os.environ.get(self.api_key_env),
+                                           self.max_concurrency, self.timeout_s, self.max_retries,
+                                           self.temperature, self.max_new_tokens, self.json_mode)
+        return LocalTransformersTeacher(self.model, self.device, self.batch_size, self.max_new_tokens, self.temperature)
+
+    def public_config(self) -> dict:
+        """What metadata may show: everything but secrets."""
+        fields = ["backend", "model", "temperature", "max_new_tokens"]
+        fields += ["base_url", "max_concurrency", "json_mode"] if self.backend == "openai" else ["device", "batch_size"]
+        return {name: getattr(self, name) for name in fields}

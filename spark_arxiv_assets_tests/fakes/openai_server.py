@@ -1,0 +1,84 @@
+"""A fake OpenAI-compatible chat-completions server on 127.0.0.1 with scripted faults.
+
+Each request takes the next action from `script` (the last one repeats): "ok", "malformed"
+(content that is not JSON), "bad_body" (a 200 whose body is not JSON), "429", "500", "slow"
+(sleeps past the client's timeout, then answers).
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def realistic_reply(messages: list[dict]) -> str:
+    """What a competent teacher would answer, derived from the prompt."""
+    user = messages[-1]["content"]
+    answer = re.search(r"Answer: (.+?)\n", user)
+    if answer:
+        words = answer.group(1).split()
+        return json.dumps({"question": f"What does the paper report about {' '.join(words[2:6])}?"})
+    passage = re.search(r"<passage>\n(.+?)\n</passage>", user, re.S).group(1)
+    first = passage.split(". ")[0]
+    return json.dumps({"questions": [{"question": f"According to the passage, what holds for {' '.join(first.split()[:4])}?",
+                                      "answer": first, "kind": "factual"}]})
+
+
+class FakeOpenAI:
+    def __init__(self, script: list[str], slow_s: float = 3.0) -> None:
+        self.script, self.slow_s = list(script), slow_s
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def _next(self) -> str:
+        with self._lock:
+            return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append({"body": body, "auth": self.headers.get("Authorization")})
+                action = fake._next()
+                if action in ("429", "500"):
+                    self.send_response(int(action))
+                    self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    self.wfile.write(b'{"error": "busy"}')
+                    return
+                if action == "slow":
+                    time.sleep(fake.slow_s)
+                if action == "bad_body":
+                    payload = b"<html>gateway error</html>"
+                else:
+                    content = "Sure! Here are questions: {question: oops" if action == "malformed" else realistic_reply(body["messages"])
+                    payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}],
+                                          "usage": {"completion_tokens": len(content.split())}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        return Handler
+
+    def __enter__(self) -> "FakeOpenAI":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,193 @@
+"""QA factory: parsing with repairs, filters, split by paper, teacher backends (a fake
+OpenAI-compatible server with faults, and the real local SmolLM2), and the asset."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spark_arxiv_assets.core.qa_filters import FilterOptions, apply_filters, grounding_score, split_by_paper
+from spark_arxiv_assets.core.qa_prompts import (TeacherOutputError, answer_candidates, build_requests,
+                                                parse_question_only, parse_teacher_output)
+from spark_arxiv_assets.resources.teacher import LocalTransformersTeacher, OpenAICompatibleTeacher
+
+from .fakes.openai_server import FakeOpenAI
+
+
+@pytest.mark.parametrize("reply", [
+    '{"questions": [{"question": "What is k?", "answer": "60", "kind": "numeric"}]}',
+    'Here you go:\n```json\n{"questions": [{"question": "What is k?", "answer": "60",}]}\n```',
+    '[{"question": "What is k?", "answer": 60}]',
+    '{"questions": [{"question": \u201cWhat is k?\u201d, "answer": "60"}]} Hope this helps!',
+    '{"questions": [{"question": "What is k?", "answer": "60"}]}\n{"questions": [{"question": "Why?", "answer": "x"}]}',
+    '{"questions": [{"question": "What is k?", "answer": "60"}, {"question": "cut off by max_tok',
+])
+def test_parser_repairs_common_breakage(reply):
+    pairs = parse_teacher_output(reply)
+    assert pairs[0]["question"] == "What is k?" and pairs[0]["answer"] == "60"
+
+
+@pytest.mark.parametrize("reply", ["I cannot help with that.", "{}", '{"questions": "none"}', ""])
+def test_parser_rejects_replies_without_pairs(reply):
+    with pytest.raises(TeacherOutputError):
+        parse_teacher_output(reply)
+
+
+def test_answer_aware_parsing_and_candidates():
+    assert parse_question_only('{"question": "How many chunks?"}', "61,400 chunks")[0]["kind"] == "numeric"
+    assert parse_question_only('{"question": "How many chunks were there in the collectio', "x")[0]["question"]
+    text = ("Figure 1: A caption that should never be used as an answer here. We built the collection from 1,200 "
+            "papers published between 2019 and 2023. Short one. The method uses BM25 with k1 = 1.5 and b = 0.75 "
+            "over lower-cased word tokens.")
+    picked = answer_candidates(text, 2)
+    assert len(picked) == 2 and not any(p.startswith("Figure") for p in picked)
+    requests = build_requests(["T"], [text], ["c1"], "answer_aware", 2)
+    assert [r.answer for r in requests] == picked
+    assert len({r.cache_key("t", "answer_aware", 2) for r in requests}) == 2
+
+
+def _rows(pairs, context="Reciprocal rank fusion with k = 60 improved MRR to 0.61 on 450 questions.", title="RRF"):
+    return pd.DataFrame([{"question": q, "answer": a, "context": context, "title": title, "paper_id": "p"} for q, a in pairs])
+
+
+def fake_embed(texts):
+    """Bag-of-words vectors: similar wording → similar vectors (enough to test the filter logic)."""
+    vocab = sorted({w for t in texts for w in t.lower().split()})
+    vectors = np.array([[t.lower().split().count(w) for w in vocab] for t in texts], dtype=np.float32) + 1e-3
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_each_filter_removes_what_it_should_and_reports_counts():
+    rows = _rows([
+        ("What value of k did reciprocal rank fusion use?", "k = 60"),                  # kept
+        ("What value of k did reciprocal rank fusion use?", "k = 60"),                  # exact duplicate
+        ("Which MRR did reciprocal rank fusion reach?", "The moon is made of cheese"),  # not grounded
+        ("k?", "60"),                                                                   # too short
+        ("What is RRF about in this paper", "RRF"),                                     # no question mark
+        ("Was reciprocal rank fusion evaluated with questions?", "reciprocal rank fusion questions"),  # repeats
+        ("¿Cuál fue el valor de k en la fusión?", "k = 60"),                            # language
+    ])
+    kept, removed = apply_filters(rows, FilterOptions(min_question_answer_similarity=0.0), fake_embed)
+    assert kept["question"].tolist() == ["What value of k did reciprocal rank fusion use?"]
+    assert removed["exact_duplicate"] == 1 and removed["not_grounded"] == 1
+    assert removed["length_or_form"] == 2 and removed["answer_repeats_question"] == 1 and removed["language"] == 1
+    assert sum(removed.values()) == len(rows) - 1
+
+
+def test_title_only_answers_are_removed():
+    rows = _rows([("What is the paper's method called in its title?", "reciprocal rank fusion")],
+                 title="Reciprocal Rank Fusion for Hybrid Retrieval")
+    kept, removed = apply_filters(rows, FilterOptions(min_question_answer_similarity=0.0), fake_embed)
+    assert kept.empty and removed["answerable_from_title"] == 1
+
+
+def test_grounding_score():
+    assert grounding_score("k = 60", "fusion with k = 60") == 1.0
+    assert grounding_score("the of and", "anything") == 0.0
+
+
+def test_split_by_paper_is_deterministic_disjoint_and_stable():
+    papers = pd.Series([f"p{i}" for i in range(50) for _ in range(3)])
+    split = split_by_paper(papers, 0.2, seed=13)
+    by_paper = pd.DataFrame({"p": papers, "s": split}).groupby("p")["s"].nunique()
+    assert (by_paper == 1).all() and 0.05 < (split == "eval").mean() < 0.4
+    assert split.equals(split_by_paper(papers, 0.2, seed=13))
+    more = split_by_paper(pd.concat([papers, pd.Series(["new1", "new2"])], ignore_index=True), 0.2, seed=13)
+    assert more[: len(papers)].equals(split)  # adding papers never moves old ones
+    assert set(split_by_paper(pd.Series(["a", "b"]), 0.2, 13)) == {"train", "eval"}
+
+
+def test_openai_backend_retries_429_and_500_and_reports_malformed(monkeypatch):
+    monkeypatch.setenv("TEACHER_API_KEY", "sk-test-secret")
+    messages = [{"role": "user", "content": "<passage>\nBM25 uses k1. It also uses b.\n</passage>\nAnswer: x\n"}]
+    with FakeOpenAI(["429", "500", "ok", "malformed", "bad_body"]) as server:
+        teacher = OpenAICompatibleTeacher(server.base_url, "mistral-7b-instruct", "sk-test-secret", max_concurrency=1,
+                                          timeout_s=2, max_retries=3, temperature=0.0, max_tokens=64, json_mode=True,
+                                          backoff_s=0.01)
+        first = teacher.generate([messages])[0]
+        second, third = teacher.generate([messages, messages])
+        assert server.requests[0]["auth"] == "Bearer sk-test-secret"
+        assert server.requests[0]["body"]["response_format"] == {"type": "json_object"}
+    assert json.loads(first.text)["question"] and first.error is None
+    with pytest.raises(TeacherOutputError):
+        parse_teacher_output(second.text)
+    assert third.text is None and "malformed response body" in third.error
+
+
+def test_openai_backend_times_out_then_gives_up_with_reason():
+    with FakeOpenAI(["slow"], slow_s=1.5) as server:
+        teacher = OpenAICompatibleTeacher(server.base_url, "m", None, 2, timeout_s=0.3, max_retries=1, temperature=0,
+                                          max_tokens=16, json_mode=False, backoff_s=0.01)
+        reply = teacher.generate([[{"role": "user", "content": "<passage>\nx\n</passage>"}]])[0]
+    assert reply.text is None and "Timeout" in reply.error and "after 2 attempts" in reply.error
+
+
+def test_local_teacher_generates_a_batch_with_the_bundled_smollm2():
+    teacher = LocalTransformersTeacher("SmolLM2-135M-Instruct", "cpu", batch_size=2, max_new_tokens=24, temperature=0.0)
+    conversations = [[{"role": "user", "content": "Say hello."}], [{"role": "user", "content": "Name a colour, please."}]]
+    replies = teacher.generate(conversations, prefill='{"question": "')
+    assert len(replies) == 2 and all(r.text.startswith('{"question": "') and r.completion_tokens > 0 for r in replies)
+    alone = teacher.generate(conversations[:1], prefill='{"question": "')[0]
+    assert alone.text == replies[0].text  # left padding: batching does not change greedy output
+
+
+def _section_chunks(n_papers: int) -> pd.DataFrame:
+    from spark_arxiv_assets.core.chunking import chunk_id_for, vector_id_for
+    from spark_arxiv_assets.core.sample_corpus import load_sample_papers
+
+    rows = []
+    for paper in load_sample_papers()[:n_papers]:
+        for i, (_, body) in enumerate(paper["sections"]):
+            cid = chunk_id_for(paper["id"], body)
+            rows.append({"chunk_id": cid, "vector_id": vector_id_for(cid), "paper_id": paper["id"],
+                         "title": paper["title"], "page_start": 1, "page_end": 1, "chunk_index": i, "text": body,
+                         "n_tokens": len(body.split())})
+    return pd.DataFrame(rows)
+
+
+def _materialize_qa(chunks: pd.DataFrame, base_url: str):
+    from dagster import asset, materialize
+
+    from spark_arxiv_assets.assets.qa import qa_dataset, qa_grounded_and_split_by_paper
+    from spark_arxiv_assets.io_managers.parquet import ParquetIOManager
+    from spark_arxiv_assets.resources.models import EmbeddingModel
+    from spark_arxiv_assets.resources.teacher import TeacherResource
+
+    @asset(name="paper_chunks", io_manager_key="parquet_io_manager")
+    def given_chunks() -> pd.DataFrame:
+        return chunks
+
+    result = materialize([given_chunks, qa_dataset, qa_grounded_and_split_by_paper], resources={
+        "teacher": TeacherResource(backend="openai", base_url=base_url, model="mistral-7b-instruct", max_retries=1),
+        "embedder": EmbeddingModel(), "parquet_io_manager": ParquetIOManager()})
+    assert result.success
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "qa_dataset"]
+    return result, {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_qa_asset_writes_split_datasets_and_only_generates_for_new_chunks(data_dir):
+    from datasets import load_dataset
+
+    with FakeOpenAI(["ok"]) as server:
+        result, meta = _materialize_qa(_section_chunks(3), server.base_url)
+        first_requests = len(server.requests)
+        frame = result.output_for_node("qa_dataset")
+        assert meta["requests_generated_now"] == first_requests > 0 and meta["pairs_kept"] == len(frame) > 0
+        assert set(frame["split"]) == {"train", "eval"}
+        assert not set(frame.loc[frame.split == "train", "paper_id"]) & set(frame.loc[frame.split == "eval", "paper_id"])
+        train = load_dataset("json", data_files=str(data_dir / "qa" / "train.jsonl"), split="train")
+        assert train[0]["messages"][-1]["role"] == "assistant" and "<passage" in train[0]["messages"][1]["content"]
+        seed = json.loads((data_dir / "synthetic_arxiv_qa_dataset.json").read_text())
+        assert {"question", "answer", "context", "paper_id", "chunk_id"} <= set(seed[0])
+
+        _, meta = _materialize_qa(_section_chunks(4), server.base_url)  # one more paper
+        new_requests = len(server.requests) - first_requests
+        assert meta["requests_generated_now"] == new_requests > 0
+        assert meta["requests"] == new_requests + first_requests
+    assert [c for c in result.get_asset_check_evaluations() if not c.passed] == []
+
+
+def test_unparseable_teacher_output_is_counted_not_fatal(data_dir):
+    with FakeOpenAI(["malformed"]) as server:
+        result, meta = _materialize_qa(_section_chunks(1), server.base_url)
+    assert meta["pairs_kept"] == 0 and meta["unparseable_replies"] == meta["requests"] > 0
