@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, each writing its section of benchmarks/RESULTS.md."""
-from . import ann_recall, retrieval_quality
+from . import ann_recall, retrieval_quality, teacher_batching
 
-BENCHMARKS = [retrieval_quality, ann_recall]
+BENCHMARKS = [retrieval_quality, ann_recall, teacher_batching]
 
 if __name__ == "__main__":
     for bench in BENCHMARKS:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dagster import Definitions, define_asset_job, load_asset_checks_from_modules, load_assets_from_modules
 
-from .assets import chunks, index, metadata, pages, pdfs, qa
+from .assets import chunks, evaluation, index, metadata, pages, pdfs, qa, student
 from .io_managers.index_store import ChunkIndexIOManager
+from .io_managers.model_dir import ModelDirIOManager
 from .io_managers.parquet import ParquetIOManager
 from .resources.arxiv import ArxivClient
 from .resources.kaggle import KaggleSnapshot
@@ -12,7 +13,7 @@ from .resources.models import EmbeddingModel
 from .resources.spark import make_spark_resource
 from .resources.teacher import TeacherResource
 
-ASSET_MODULES = [metadata, pdfs, pages, chunks, index, qa]
+ASSET_MODULES = [metadata, pdfs, pages, chunks, index, qa, student, evaluation]
 
 
 def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
@@ -24,6 +25,7 @@ def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
         "teacher": TeacherResource(),
         "parquet_io_manager": ParquetIOManager(),
         "chunk_index_io_manager": ChunkIndexIOManager(),
+        "model_dir_io_manager": ModelDirIOManager(),
     }
 
 

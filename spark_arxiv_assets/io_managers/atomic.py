@@ -77,11 +77,20 @@ class VersionedDir:
             os.replace(staging, final)
             atomic_write(self.root / CURRENT_POINTER,
                          lambda tmp: tmp.write_text(json.dumps({"version": version_id})))
+            self._point_link(version_id)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         self._prune(versions, keep_name=version_id)
         return final
+
+    def _point_link(self, version_id: str) -> None:
+        """`<root>/current` → the newest version, so tools can open a plain path
+        (e.g. `PeftModel.from_pretrained("data/models/final_adapter/current")`)."""
+        link = self.root / "current"
+        tmp = self.root / f".current-{uuid.uuid4().hex}"
+        os.symlink(Path("versions") / version_id, tmp)
+        os.replace(tmp, link)
 
     def _prune(self, versions: Path, keep_name: str) -> None:
         done = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))

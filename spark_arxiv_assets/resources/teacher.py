@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 import requests
 from dagster import ConfigurableResource
 
+from ..core.generation import generate_chat
 from ..core.retry_policy import RETRYABLE_STATUS, backoff_delay, parse_retry_after
 from .models import resolve_causal_lm
 
@@ -97,25 +98,10 @@ class LocalTransformersTeacher:
         self.identity = f"local:{model}:t{temperature}:n{max_new_tokens}"
 
     def generate(self, conversations: list[list[dict]], prefill: str = "") -> list[TeacherReply]:
-        import torch
-
         model, tokenizer = load_causal_lm(self.model_name, self.device)
-        replies: list[TeacherReply] = []
-        for start in range(0, len(conversations), self.batch_size):
-            batch = conversations[start:start + self.batch_size]
-            prompts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) + prefill
-                       for m in batch]
-            inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-            sampling = {"do_sample": True, "temperature": self.temperature, "top_p": 0.95} if self.temperature > 0 else {"do_sample": False}
-            with torch.inference_mode():
-                output = model.generate(**inputs, max_new_tokens=self.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                        **sampling)
-            new_tokens = output[:, inputs["input_ids"].shape[1]:]
-            for row in new_tokens:
-                count = int((row != tokenizer.pad_token_id).sum())
-                replies.append(TeacherReply(text=prefill + tokenizer.decode(row, skip_special_tokens=True),
-                                            completion_tokens=count))
-        return replies
+        outputs = generate_chat(model, tokenizer, conversations, self.batch_size, self.max_new_tokens,
+                                self.temperature, prefill)
+        return [TeacherReply(text=o.text, completion_tokens=o.new_tokens) for o in outputs]
 
 
 class TeacherResource(ConfigurableResource):

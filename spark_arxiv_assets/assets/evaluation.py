@@ -1,0 +1,83 @@
+"""`rag_evaluation`: did fine-tuning help? Base vs tuned, with and without retrieval."""
+import json
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+
+from ..core.chunk_index import ChunkIndex
+from ..core.embeddings import encode_texts
+from ..core.generation import generate_chat
+from ..core.plots import grouped_bars
+from ..core.previews import markdown_table
+from ..core.rag_eval import EvalItem, evaluate_rag, summarize
+from ..core.retrieval import Retriever
+from ..io_managers.atomic import atomic_write
+from ..resources.models import EmbeddingModel
+from ..settings import data_dir
+
+
+class EvaluationConfig(Config):
+    k: int = 3
+    max_new_tokens: int = 64
+    batch_size: int = 8
+    max_eval_split_questions: int = 50
+    fixed_questions_path: str | None = None  # JSON list of {question, answer, paper_id, page}; default: the sample's
+
+
+def _fixed_questions(path: str | None) -> list[EvalItem]:
+    text = Path(path).read_text() if path else \
+        resources.files("spark_arxiv_assets").joinpath("sample/eval_questions.json").read_text()
+    return [EvalItem(q["question"], q["answer"], q["paper_id"], q.get("page"), "fixed") for q in json.loads(text)]
+
+
+@asset(group_name="student", io_manager_key="parquet_io_manager", compute_kind="pytorch")
+def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_dataset: pd.DataFrame,
+                   chunk_index: ChunkIndex, student_adapter: Path, embedder: EmbeddingModel) -> Output[pd.DataFrame]:
+    """Evaluates on the eval split (papers never trained on) and on a fixed question set."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    eval_rows = qa_dataset[qa_dataset["split"] == "eval"].head(config.max_eval_split_questions)
+    items = [EvalItem(q, a, p, int(s), "eval_split") for q, a, p, s in
+             zip(eval_rows["question"], eval_rows["answer"], eval_rows["paper_id"], eval_rows["page_start"])]
+    fixed = _fixed_questions(config.fixed_questions_path)
+    known_papers = set(chunk_index.chunks["paper_id"])
+    items += [item for item in fixed if item.paper_id in known_papers]
+    context.log.info(f"evaluating {len(items)} questions × 4 variants")
+
+    encoder = embedder.load()
+    embed = lambda texts: encode_texts(encoder, texts)  # noqa: E731
+    base_path = json.loads((student_adapter / "base_model.json").read_text())["resolved_path"]
+    tokenizer = AutoTokenizer.from_pretrained(student_adapter)
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_path), student_adapter).eval()
+
+    def run(conversations, use_adapter: bool) -> list[str]:
+        if use_adapter:
+            outputs = generate_chat(model, tokenizer, conversations, config.batch_size, config.max_new_tokens)
+        else:
+            with model.disable_adapter():
+                outputs = generate_chat(model, tokenizer, conversations, config.batch_size, config.max_new_tokens)
+        return [o.text for o in outputs]
+
+    results = evaluate_rag(items, Retriever(chunk_index, embed),
+                           {"base": lambda c: run(c, False), "tuned": lambda c: run(c, True)}, embed, k=config.k)
+    summary = summarize(results)
+    by_source = results.groupby(["source", "variant"])["token_f1"].mean().unstack().round(3).reset_index()
+    out_dir = data_dir() / "evaluation"
+    atomic_write(out_dir / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
+    atomic_write(out_dir / "summary.json", lambda tmp: tmp.write_text(summary.to_json(orient="records", indent=1)))
+    return Output(results, metadata={
+        "questions": len(items),
+        "eval_split_questions": sum(i.source == "eval_split" for i in items),
+        "fixed_questions": sum(i.source == "fixed" for i in items),
+        "summary": MetadataValue.md(markdown_table(summary)),
+        "token_f1_by_source": MetadataValue.md(markdown_table(by_source)),
+        "chart": MetadataValue.md(grouped_bars(summary, ["token_f1", "similarity", "faithfulness"], "variant")),
+        "tuned_minus_base_f1_with_rag": float(summary.set_index("variant").loc["tuned + RAG", "token_f1"]
+                                              - summary.set_index("variant").loc["base + RAG", "token_f1"]),
+        "files": MetadataValue.json({"results": str(out_dir / "results.csv"), "summary": str(out_dir / "summary.json")}),
+        "examples": MetadataValue.md(markdown_table(results[["variant", "question", "answer", "token_f1"]].round(2),
+                                                    max_rows=12, max_chars=70)),
+    })

@@ -1,0 +1,33 @@
+"""Answer quality without an external judge: SQuAD-style token F1 against the reference and
+faithfulness (share of the answer's content words found in the retrieved passages)."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from .qa_filters import content_words
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def _tokens(text: str) -> list[str]:
+    text = _ARTICLES.sub(" ", re.sub(r"[^\w\s.]", " ", text.lower()))
+    return [t.strip(".") for t in text.split() if t.strip(".")]
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    pred, ref = _tokens(prediction), _tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def faithfulness(answer: str, passages: list[str]) -> float:
+    words = content_words(answer)
+    if not words:
+        return 0.0
+    return len(words & content_words(" ".join(passages))) / len(words)
