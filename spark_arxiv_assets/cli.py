@@ -28,6 +28,7 @@ def run_demo(_: argparse.Namespace) -> int:
     print(f"\n{'Success' if result.success else 'FAILED'} in {seconds:.0f}s. Outputs under {data_dir()}")
     print("Open the Dagster UI:  make dev   ->  http://127.0.0.1:3000 (runs, lineage, metadata, checks)")
     print('Search the papers:    .venv/bin/arxiv-assets query "how does reciprocal rank fusion work?"')
+    print("Chat with citations:  make chat  ->  http://127.0.0.1:7860")
     return 0 if result.success and not failed_checks else 1
 
 
@@ -53,6 +54,13 @@ def run_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_chat(args: argparse.Namespace) -> int:
+    from .app.ui import launch
+
+    launch(host=args.host, port=args.port, max_new_tokens=args.max_new_tokens, base_model=args.base_model)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arxiv-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     query.add_argument("-k", type=int, default=5)
     query.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     query.set_defaults(func=run_query)
+    chat = commands.add_parser("chat", help="start the Gradio chat on the latest index and adapter")
+    chat.add_argument("--host", default="127.0.0.1", help="bind address (default: only this machine)")
+    chat.add_argument("--port", type=int, default=7860)
+    chat.add_argument("--max-new-tokens", type=int, default=192)
+    chat.add_argument("--base-model", default=None, help="override the adapter's base model (HF id or path)")
+    chat.set_defaults(func=run_chat)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,1 @@
+"""Gradio chat over the papers: retrieval + base model + (optional) fine-tuned adapter."""

@@ -1,0 +1,142 @@
+"""Answers with citations from the latest materialized index and adapter; reloads them when a
+newer version is published (the IO managers' CURRENT pointers change)."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from ..core.embeddings import encode_texts
+from ..core.rag_prompt import answer_messages
+from ..core.retrieval import Hit, Retriever
+from ..io_managers.atomic import VersionedDir
+from ..io_managers.index_store import index_root
+from ..io_managers.model_dir import adapter_root
+from ..resources.models import load_sentence_transformer, resolve_causal_lm
+
+
+def arxiv_link(paper_id: str) -> str | None:
+    from ..core.arxiv_ids import InvalidArxivId, parse_arxiv_id
+
+    try:
+        return f"https://arxiv.org/abs/{parse_arxiv_id(paper_id).base}"
+    except InvalidArxivId:
+        return None  # a local PDF, not an arXiv paper
+
+
+def format_sources(hits: list[Hit], excerpt_chars: int = 400) -> str:
+    if not hits:
+        return "_No passages found._"
+    blocks = []
+    for number, hit in enumerate(hits, start=1):
+        pages = f"p. {hit.page_start}" if hit.page_start == hit.page_end else f"pp. {hit.page_start}–{hit.page_end}"
+        link = arxiv_link(hit.paper_id)
+        ident = f"[arXiv:{hit.paper_id}]({link})" if link else hit.paper_id
+        excerpt = hit.text[:excerpt_chars] + ("…" if len(hit.text) > excerpt_chars else "")
+        blocks.append(f"**[{number}] {hit.title}**  \n{ident}, {pages}\n\n> {excerpt}")
+    return "\n\n".join(blocks)
+
+
+def citation_line(hits: list[Hit]) -> str:
+    return "Sources: " + "; ".join(f"[{i}] {h.citation()}" for i, h in enumerate(hits, start=1))
+
+
+@dataclass
+class Versions:
+    index: str | None
+    adapter: str | None
+
+
+class ChatEngine:
+    def __init__(self, base_model: str | None = None, device: str = "cpu", max_new_tokens: int = 192) -> None:
+        self.base_model_override, self.device, self.max_new_tokens = base_model, device, max_new_tokens
+        self._lock = threading.Lock()
+        self.versions = Versions(None, None)
+        self.retriever: Retriever | None = None
+        self.model = self.tokenizer = None
+        self.has_adapter = False
+        self.reload_note = ""
+        self.refresh()
+
+    def _current_versions(self) -> Versions:
+        return Versions(VersionedDir(index_root()).current_version_id(), VersionedDir(adapter_root()).current_version_id())
+
+    def refresh(self) -> bool:
+        """Loads whatever changed since the last request; True when something was reloaded."""
+        with self._lock:
+            latest = self._current_versions()
+            if latest == self.versions and self.model is not None:
+                return False
+            if latest.index != self.versions.index or self.retriever is None:
+                self._load_index()
+            if latest.adapter != self.versions.adapter or self.model is None:
+                self._load_model()
+            changed = self.versions.index is not None or self.versions.adapter is not None
+            self.reload_note = "Loaded a newer index/adapter." if changed else ""
+            self.versions = latest
+            return True
+
+    def _load_index(self) -> None:
+        from ..io_managers.index_store import load_latest_index
+
+        index = load_latest_index()
+        if index is None:
+            raise FileNotFoundError(f"no chunk_index under {index_root()}: run `make demo` first")
+        encoder = load_sentence_transformer(index.manifest["embedding_model"], self.device)
+        self.retriever = Retriever(index, lambda texts: encode_texts(encoder, texts))
+
+    def _load_model(self) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        adapter = VersionedDir(adapter_root()).current()
+        base = self.base_model_override
+        if base is None and adapter is not None:
+            base = json.loads((adapter / "base_model.json").read_text())["resolved_path"]
+        base = resolve_causal_lm(base or "SmolLM2-135M-Instruct")
+        model = AutoModelForCausalLM.from_pretrained(base).to(self.device).eval()
+        self.has_adapter = adapter is not None
+        if adapter is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(adapter if adapter is not None else base)
+        self.model = model
+
+    def status(self) -> str:
+        index = self.retriever.index if self.retriever else None
+        adapter = f"adapter {self.versions.adapter}" if self.has_adapter else "no fine-tuned adapter yet (base model)"
+        size = f"{index.size} chunks from {index.chunks['paper_id'].nunique()} papers" if index is not None else "no index"
+        return f"Index {self.versions.index} ({size}); {adapter}. {self.reload_note}".strip()
+
+    def retrieve(self, question: str, k: int, mode: str) -> list[Hit]:
+        return self.retriever.search(question, k=k, mode=mode)
+
+    def stream_answer(self, question: str, hits: list[Hit], temperature: float, use_adapter: bool) -> Iterator[str]:
+        """Yields the growing answer text."""
+        from contextlib import nullcontext
+
+        from transformers import TextIteratorStreamer
+
+        messages = answer_messages(question, [h.text for h in hits])
+        inputs = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                    return_dict=True).to(self.device)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
+        adapter_off = self.model.disable_adapter() if (self.has_adapter and not use_adapter) else nullcontext()
+
+        def run() -> None:
+            with adapter_off:
+                self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, streamer=streamer,
+                                    pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                                    repetition_penalty=1.1, **sampling)
+
+        with self._lock:  # one generation at a time: the adapter switch is model-wide
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            text = ""
+            for piece in streamer:
+                text += piece
+                yield text
+            thread.join()

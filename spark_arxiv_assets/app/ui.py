@@ -1,0 +1,60 @@
+"""The Gradio Blocks app: chat on the left, sources on the right, settings below."""
+from __future__ import annotations
+
+import gradio as gr
+
+from ..core.chat_guard import SlidingWindowLimiter, check_question
+from .engine import ChatEngine, citation_line, format_sources
+
+TITLE = "Chat with the papers"
+
+
+def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -> gr.Blocks:
+    limiter = limiter or SlidingWindowLimiter(max_requests=30, window_s=60)
+
+    def respond(question: str, history: list, k: int, mode: str, temperature: float, model_choice: str):
+        history = list(history or [])
+        refusal = check_question(question or "")
+        wait = 0.0 if refusal else limiter.try_acquire()
+        if refusal or wait:
+            message = refusal or f"Too many requests: try again in {wait:.0f} s."
+            yield history + [{"role": "user", "content": (question or "")[:200]}, {"role": "assistant", "content": message}], \
+                gr.update(), engine.status()
+            return
+        engine.refresh()
+        hits = engine.retrieve(question, int(k), mode)
+        sources = format_sources(hits)
+        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
+        use_adapter = model_choice == "fine-tuned"
+        answer = ""
+        for answer in engine.stream_answer(question, hits, float(temperature), use_adapter):
+            history[-1] = {"role": "assistant", "content": answer}
+            yield history, sources, engine.status()
+        history[-1] = {"role": "assistant", "content": f"{answer.strip()}\n\n{citation_line(hits)}" if hits else answer}
+        yield history, sources, engine.status()
+
+    with gr.Blocks(title=TITLE) as app:
+        gr.Markdown(f"# {TITLE}\nAnswers come from the latest materialized index; every answer lists its sources.")
+        status = gr.Markdown(engine.status(), elem_id="status")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="chatbot")
+                question = gr.Textbox(label="Question", placeholder="Ask about the papers…", max_length=1000,
+                                      elem_id="question", submit_btn=True)
+            with gr.Column(scale=2):
+                sources = gr.Markdown("_Sources appear here._", elem_id="sources")
+        with gr.Accordion("Settings", open=False):
+            k = gr.Slider(1, 10, value=4, step=1, label="passages (k)")
+            mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="retrieval")
+            temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.1, label="temperature")
+            model_choice = gr.Radio(["fine-tuned", "base"], value="fine-tuned" if engine.has_adapter else "base",
+                                    label="model (base vs fine-tuned adapter)", interactive=engine.has_adapter)
+        question.submit(respond, [question, chatbot, k, mode, temperature, model_choice], [chatbot, sources, status],
+                        api_name="ask").then(lambda: "", None, question)
+    return app
+
+
+def launch(host: str = "127.0.0.1", port: int = 7860, max_new_tokens: int = 192, base_model: str | None = None) -> None:
+    engine = ChatEngine(base_model=base_model, max_new_tokens=max_new_tokens)
+    app = build_app(engine)
+    app.queue(default_concurrency_limit=1).launch(server_name=host, server_port=port, show_error=True)

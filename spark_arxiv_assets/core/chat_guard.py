@@ -1,0 +1,38 @@
+"""Limits for a public-facing chat: input length and request rate."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+MAX_QUESTION_CHARS = 1000
+
+
+class SlidingWindowLimiter:
+    """At most `max_requests` in any `window_s` seconds (shared by all users of one app)."""
+
+    def __init__(self, max_requests: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_requests, self.window_s, self._clock = max_requests, window_s, clock
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def try_acquire(self) -> float:
+        """0 when allowed (and counted), else the seconds to wait."""
+        with self._lock:
+            now = self._clock()
+            while self._times and now - self._times[0] >= self.window_s:
+                self._times.popleft()
+            if len(self._times) >= self.max_requests:
+                return self.window_s - (now - self._times[0])
+            self._times.append(now)
+            return 0.0
+
+
+def check_question(question: str) -> str | None:
+    """A reason to refuse the input, or None."""
+    if not question.strip():
+        return "Please type a question."
+    if len(question) > MAX_QUESTION_CHARS:
+        return f"Questions are limited to {MAX_QUESTION_CHARS} characters (this one has {len(question)})."
+    return None
