@@ -12,6 +12,7 @@ from .resources.kaggle import KaggleSnapshot
 from .resources.models import EmbeddingModel
 from .resources.spark import make_spark_resource
 from .resources.teacher import TeacherResource
+from .sensors import new_pdfs_sensor
 
 ASSET_MODULES = [metadata, pdfs, pages, chunks, index, qa, student, evaluation]
 
@@ -34,4 +35,5 @@ all_checks = load_asset_checks_from_modules(ASSET_MODULES)
 everything_job = define_asset_job("materialize_everything", selection="*",
                                   description="The whole graph, as 'Materialize all' in the UI.")
 
-defs = Definitions(assets=all_assets, asset_checks=all_checks, resources=build_resources(), jobs=[everything_job])
+defs = Definitions(assets=all_assets, asset_checks=all_checks, resources=build_resources(), jobs=[everything_job],
+                   sensors=[new_pdfs_sensor])
