@@ -116,3 +116,17 @@ def test_evaluation_runs_all_four_variants(tiny_model_dir):
     assert results["retrieval_hit"].all()
     rag_prompt = seen["base"][1][0][-1]["content"]
     assert "<passage" in rag_prompt and "<passage" not in seen["base"][0][0][-1]["content"]
+
+
+def test_merge_adapter_writes_plain_weights(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from spark_arxiv_assets.core.student_training import merge_adapter
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    train_lora(str(tiny_model_dir), EXAMPLES[:2], [], TrainingOptions(max_steps=1, batch_size=2), adapter,
+               log=lambda _: None, device="cpu")
+    merged = merge_adapter(str(tiny_model_dir), adapter, tmp_path / "merged")
+    model = AutoModelForCausalLM.from_pretrained(merged)
+    assert not any("lora" in name for name, _ in model.named_parameters())

@@ -3,9 +3,9 @@
 import time
 
 import pandas as pd
+from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetIn, AssetOut,
+                     Config, MetadataValue, Output, asset_check, multi_asset)
 from dagster_pyspark import LazyPySparkResource
-from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetIn, AssetExecutionContext, AssetOut, Config, MetadataValue,
-                     Output, asset_check, multi_asset)
 
 from ..core.page_extraction import extract_papers
 from ..core.pdf_text import EXTRACTOR_VERSION, ExtractionOptions
