@@ -68,6 +68,7 @@ class ChatEngine:
         with self._lock:
             latest = self._current_versions()
             if latest == self.versions and self.model is not None:
+                self.reload_note = ""  # shown only with the answer that followed a reload
                 return False
             if latest.index != self.versions.index or self.retriever is None:
                 self._load_index()
