@@ -90,3 +90,18 @@ def test_shared_corpora_folder_with_bad_files(data_dir, corpora, tmp_path):
     assert len(readable) == 12 and (readable > 0).all()
     assert "2501.10120" in readable.index and "scanned-2501.10120v1-p1-2" in readable.index
     assert failed == [("quarantined_papers", "quarantine_has_reasons")] or failed == []
+
+
+def test_empty_corpus_materializes_empty_artifacts_with_clear_checks(data_dir):
+    from spark_arxiv_assets.assets import qa
+
+    selection = load_assets_from_modules(MODULES + [qa])
+    checks = load_asset_checks_from_modules(MODULES + [qa])
+    from spark_arxiv_assets.resources.teacher import TeacherResource
+
+    result = materialize([*selection, *checks], resources={**build_resources(), "teacher": TeacherResource()},
+                         run_config={"ops": {"arxiv_metadata": {"config": {"categories": ["no-such-category"]}}}})
+    assert result.success
+    assert result.output_for_node("paper_chunks").empty and result.output_for_node("qa_dataset").empty
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert {"metadata_ids_unique_and_titled", "chunks_complete_and_sized", "qa_grounded_and_split_by_paper"} <= failed
