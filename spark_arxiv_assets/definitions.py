@@ -8,11 +8,12 @@ from .io_managers.index_store import ChunkIndexIOManager
 from .io_managers.model_dir import ModelDirIOManager
 from .io_managers.parquet import ParquetIOManager
 from .resources.arxiv import ArxivClient
+from .resources.arxiv_listing import ArxivListing
 from .resources.kaggle import KaggleSnapshot
 from .resources.models import EmbeddingModel
 from .resources.spark import make_spark_resource
 from .resources.teacher import TeacherResource
-from .sensors import new_pdfs_sensor
+from .sensors import arxiv_listing_sensor, new_pdfs_sensor
 
 ASSET_MODULES = [metadata, pdfs, pages, chunks, index, qa, student, evaluation]
 
@@ -21,6 +22,7 @@ def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
     return {
         "pyspark": make_spark_resource(spark_overrides),
         "arxiv": ArxivClient(),
+        "arxiv_listing": ArxivListing(),
         "kaggle": KaggleSnapshot(),
         "embedder": EmbeddingModel(),
         "teacher": TeacherResource(),
@@ -36,4 +38,4 @@ everything_job = define_asset_job("materialize_everything", selection="*",
                                   description="The whole graph, as 'Materialize all' in the UI.")
 
 defs = Definitions(assets=all_assets, asset_checks=all_checks, resources=build_resources(), jobs=[everything_job],
-                   sensors=[new_pdfs_sensor])
+                   sensors=[new_pdfs_sensor, arxiv_listing_sensor])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
+from .resources.arxiv_listing import ArxivListing
 from .settings import data_dir
 
 JOB_NAME = "materialize_everything"
@@ -44,3 +45,40 @@ def new_pdfs_sensor(context: SensorEvaluationContext):
     digest = hashlib.sha1(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
     return RunRequest(run_key=f"{folder}:{digest}", run_config=folder_run_config(folder),
                       tags={"trigger": "new_pdfs_sensor", "changed_pdfs": str(len(changed))})
+
+
+def listing_file() -> Path:
+    return data_dir() / "listing" / "metadata.jsonl"
+
+
+def listing_run_config(path: Path) -> dict:
+    return {"ops": {"arxiv_metadata": {"config": {"source": "file", "path": str(path)}},
+                    "arxiv_pdfs": {"config": {"source": "arxiv"}}}}
+
+
+@sensor(job_name=JOB_NAME, minimum_interval_seconds=6 * 3600, default_status=DefaultSensorStatus.STOPPED,
+        description="Polls arXiv's OAI-PMH listing for new papers in the configured set, appends them to "
+                    "data/listing/metadata.jsonl and materializes the graph (downloads only the new PDFs).")
+def arxiv_listing_sensor(context: SensorEvaluationContext, arxiv_listing: ArxivListing):
+    from datetime import date, timedelta
+
+    from .io_managers.atomic import atomic_write
+
+    since = context.cursor or (date.today() - timedelta(days=1)).isoformat()
+    records = arxiv_listing.records_since(since)
+    path = listing_file()
+    known: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            known[record["id"]] = line
+    new = [r for r in records if r["id"] and r["id"] not in known]
+    if not new:
+        return SkipReason(f"no new papers listed since {since}")
+    lines = list(known.values()) + [json.dumps(r, ensure_ascii=False) for r in new]
+    atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
+    newest = max(r["datestamp"] or since for r in new)
+    context.update_cursor(newest)
+    context.log.info(f"{len(new)} new papers listed since {since}")
+    return RunRequest(run_key=f"listing:{newest}:{len(lines)}", run_config=listing_run_config(path),
+                      tags={"trigger": "arxiv_listing_sensor", "new_papers": str(len(new))})

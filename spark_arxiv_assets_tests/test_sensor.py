@@ -19,3 +19,28 @@ def test_sensor_requests_a_run_only_when_pdfs_change(tmp_path, monkeypatch):
     (tmp_path / "inbox" / "b.pdf").write_bytes(b"%PDF-1.7 ... %%EOF")
     again = build_sensor_context(cursor=cursor)
     assert isinstance(new_pdfs_sensor(again), RunRequest) and "b.pdf" in json.loads(again.cursor)
+
+
+def test_arxiv_listing_sensor_pages_retries_and_feeds_the_metadata_parser(data_dir):
+    import io
+
+    from spark_arxiv_assets.core.metadata import MetadataFilter, read_snapshot
+    from spark_arxiv_assets.resources.arxiv_listing import ArxivListing
+    from spark_arxiv_assets.sensors import arxiv_listing_sensor, listing_file
+
+    from .fakes.oai_server import FakeOai
+
+    with FakeOai() as server:
+        listing = ArxivListing(base_url=server.base_url, min_interval_s=0.05, backoff_s=0.05)
+        context = build_sensor_context(cursor="2026-11-24", resources={"arxiv_listing": listing})
+        request = arxiv_listing_sensor(context)
+        assert [q.get("resumptionToken") for q in server.requests] == [None, None, "page2"]  # 503, page 1, page 2
+        assert server.requests[1]["from"] == "2026-11-24" and server.requests[1]["metadataPrefix"] == "arXiv"
+        assert isinstance(request, RunRequest) and context.cursor == "2026-11-25"
+        assert request.run_config["ops"]["arxiv_pdfs"]["config"] == {"source": "arxiv"}
+        again = arxiv_listing_sensor(build_sensor_context(cursor=context.cursor, resources={"arxiv_listing": listing}))
+        assert isinstance(again, SkipReason)  # the same day is listed again, but nothing new
+    frame, report = read_snapshot(io.BytesIO(listing_file().read_bytes()), MetadataFilter())
+    assert frame["paper_id"].tolist() == ["2611.00001", "hep-th/9901001"] and not report.bad_lines
+    first = frame.set_index("paper_id").loc["2611.00001"]
+    assert first["authors"] == "Ada Lovelace, Charles Babbage" and first["abstract"] == "An abstract over two lines."
