@@ -6,11 +6,12 @@ Scripts are lists of responses served in order for `/pdf/<id>` (the last one rep
 """
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pymupdf
+
+from .loopback import LoopbackServer, send_body
 
 HTML_ERROR = b"<!DOCTYPE html><html><head><title>arXiv error</title></head><body>PDF unavailable</body></html>"
 
@@ -21,17 +22,12 @@ def tiny_pdf(text: str) -> bytes:
     return doc.tobytes()
 
 
-class FakeArxiv:
+class FakeArxiv(LoopbackServer):
     def __init__(self, scripts: dict[str, list[str]], retry_after: str = "1") -> None:
         self.scripts = {k: list(v) for k, v in scripts.items()}
         self.retry_after = retry_after
         self.requests: list[tuple[float, str]] = []  # (monotonic time, path)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(self._handler())
 
     def hits(self, paper_path: str) -> int:
         return sum(1 for _, path in self.requests if path == f"/pdf/{paper_path}")
@@ -59,7 +55,7 @@ class FakeArxiv:
                     self.send_response(404)
                     self.end_headers()
                 elif action == "html":
-                    self._send(HTML_ERROR, "text/html")
+                    send_body(self, HTML_ERROR, "text/html")
                 elif action == "truncated_body":
                     body = tiny_pdf(key)
                     self.send_response(200)
@@ -69,23 +65,8 @@ class FakeArxiv:
                     self.wfile.write(body)
                     self.close_connection = True
                 elif action == "no_eof":
-                    self._send(tiny_pdf(key)[:300], "application/pdf")
+                    send_body(self, tiny_pdf(key)[:300], "application/pdf")
                 else:
-                    self._send(tiny_pdf(f"paper {key}"), "application/pdf")
-
-            def _send(self, body: bytes, content_type: str) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                    send_body(self, tiny_pdf(f"paper {key}"), "application/pdf")
 
         return Handler
-
-    def __enter__(self) -> "FakeArxiv":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -2,9 +2,10 @@
 a deleted record, and a 503 with Retry-After before the first answer."""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
+
+from .loopback import LoopbackServer, send_body
 
 
 def _record(arxiv_id: str, title: str, day: str, deleted: bool = False) -> str:
@@ -30,16 +31,13 @@ def _page(token: str | None) -> str:
             + "".join(PAGES[token]) + resumption + "</ListRecords></OAI-PMH>")
 
 
-class FakeOai:
+class FakeOai(LoopbackServer):
+    path_prefix = "/oai"
+
     def __init__(self, fail_first: bool = True) -> None:
         self.fail_first = fail_first
         self.requests: list[dict] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/oai"
+        super().__init__(self._handler())
 
     def _handler(self):
         fake = self
@@ -57,19 +55,6 @@ class FakeOai:
                     self.send_header("Retry-After", "1")
                     self.end_headers()
                     return
-                body = _page(query.get("resumptionToken")).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_body(self, _page(query.get("resumptionToken")).encode(), "text/xml")
 
         return Handler
-
-    def __enter__(self) -> "FakeOai":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()

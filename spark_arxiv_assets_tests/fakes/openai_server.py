@@ -10,7 +10,9 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .loopback import LoopbackServer, send_body
 
 
 def realistic_reply(messages: list[dict]) -> str:
@@ -26,17 +28,14 @@ def realistic_reply(messages: list[dict]) -> str:
                                       "answer": first, "kind": "factual"}]})
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
+    path_prefix = "/v1"
+
     def __init__(self, script: list[str], slow_s: float = 3.0) -> None:
         self.script, self.slow_s = list(script), slow_s
         self.requests: list[dict] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        super().__init__(self._handler())
 
     def _next(self) -> str:
         with self._lock:
@@ -67,18 +66,6 @@ class FakeOpenAI:
                     content = "Sure! Here are questions: {question: oops" if action == "malformed" else realistic_reply(body["messages"])
                     payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}],
                                           "usage": {"completion_tokens": len(content.split())}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_body(self, payload, "application/json")
 
         return Handler
-
-    def __enter__(self) -> "FakeOpenAI":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
