@@ -11,6 +11,12 @@ def test_dehyphenation_ligatures_and_whitespace():
     assert normalise_text("well-\nKnown") == "well- Known"  # capitalised: a real hyphen, keep
 
 
+def test_numbered_headings_do_not_run_into_the_next_sentence():
+    assert normalise_text("2 Setup\nWe fine-tune a model.") == "2 Setup. We fine-tune a model."
+    assert normalise_text("3.1 Data Collection\nWe built it.") == "3.1 Data Collection. We built it."
+    assert normalise_text("We used 2 GPUs\nfor training.") == "We used 2 GPUs for training."
+
+
 def test_running_headers_footers_and_page_numbers_removed():
     bodies = ["Alpha opens the paper.\nIt has results.", "Beta follows.\nMore evidence.",
               "Gamma discusses.\nLimits too.", "Delta concludes.\nThe end."]

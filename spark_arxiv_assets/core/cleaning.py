@@ -90,10 +90,16 @@ def drop_reference_list(pages: list[list[str]], stats: CleaningStats) -> list[li
     return out
 
 
+_NUMBERED_HEADING = re.compile(r"^(\s*(?:\d+(?:\.\d+)*|[A-H](?:\.\d+)*)\.?\s+[A-Z][\w\-]*(?:[ \t]+[\w\-]+){0,5})[ \t]*$", re.M)
+
+
 def normalise_text(text: str) -> str:
-    """NFKC (ligatures), joins words hyphenated across line breaks, collapses whitespace."""
+    """NFKC (ligatures), joins words hyphenated across line breaks, ends numbered section
+    headings with a period (so '2 Setup' does not run into the next sentence), collapses
+    whitespace."""
     text = unicodedata.normalize("NFKC", text)
     text = _HYPHEN_BREAK.sub(r"\1\2", text)
+    text = _NUMBERED_HEADING.sub(r"\1.", text)
     return _SPACES.sub(" ", text).strip()
 
 
