@@ -8,8 +8,7 @@ import json
 import pandas as pd
 
 from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
-from spark_arxiv_assets.core.chunking import ChunkingOptions, chunk_paper, make_splitter
-from spark_arxiv_assets.core.cleaning import clean_pages
+from spark_arxiv_assets.core.chunking import ChunkingOptions, clean_and_chunk_paper, make_splitter
 from spark_arxiv_assets.core.embeddings import encode_texts
 from spark_arxiv_assets.core.metadata import rows_from_pdf_folder
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
@@ -18,7 +17,7 @@ from spark_arxiv_assets.core.retrieval import Retriever
 from spark_arxiv_assets.core.retrieval_eval import LabelledQuestion, evaluate_retrieval
 from spark_arxiv_assets.resources.models import load_sentence_transformer
 
-from .common import CORPORA, ROOT, timed, write_section
+from .common import CORPORA, ROOT, write_section
 
 QUESTIONS = ROOT / "benchmarks" / "retrieval_questions.json"
 
@@ -36,9 +35,9 @@ def build_corpus_chunks(model, drop_references: bool = True, chunk_tokens: int =
         if paper.paper_id.startswith("scanned-"):
             continue  # a duplicate of 2501.10120's first pages
         result = extract_pdf(paper.local_pdf, ExtractionOptions(ocr_engine="none"), None)
-        cleaned, _ = clean_pages([p.text for p in result.pages], drop_references=drop_references)
-        rows += chunk_paper(paper.paper_id, paper.title, list(zip([p.page for p in result.pages], cleaned)),
-                            splitter, model.tokenizer, options)
+        paper_rows, _ = clean_and_chunk_paper(paper.paper_id, paper.title, [(p.page, p.text) for p in result.pages],
+                                              splitter, model.tokenizer, options, drop_references)
+        rows += paper_rows
     return pd.DataFrame(rows)
 
 

@@ -35,24 +35,16 @@ def run_demo(_: argparse.Namespace) -> int:
     return 0 if result.success and not blocking else 1
 
 
-def open_retriever():
-    """A Retriever over the latest materialized index, with the model it was built with."""
-    from .core.embeddings import encode_texts
-    from .core.retrieval import Retriever
-    from .io_managers.index_store import load_latest_index
-    from .resources.models import load_sentence_transformer
-
-    index = load_latest_index()
-    if index is None:
-        raise SystemExit(f"no chunk_index under {data_dir()}: run `make demo` (or materialize chunk_index) first")
-    model = load_sentence_transformer(index.manifest["embedding_model"], "cpu")
-    return Retriever(index, lambda texts: encode_texts(model, texts))
-
-
 def run_query(args: argparse.Namespace) -> int:
-    retriever = open_retriever()
+    from .app.engine import arxiv_link, latest_retriever
+
+    try:
+        retriever = latest_retriever()
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
     for rank, hit in enumerate(retriever.search(args.question, k=args.k, mode=args.mode), start=1):
-        print(f"{rank}. {hit.citation()}  (score {hit.score:.3f}, https://arxiv.org/abs/{hit.paper_id})")
+        link = arxiv_link(hit.paper_id)
+        print(f"{rank}. {hit.citation()}  (score {hit.score:.3f}{', ' + link if link else ''})")
         print(f"   {hit.text[:300]}{'…' if len(hit.text) > 300 else ''}")
     return 0
 

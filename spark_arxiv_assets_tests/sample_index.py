@@ -5,14 +5,13 @@ from __future__ import annotations
 import pandas as pd
 
 from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
-from spark_arxiv_assets.core.chunking import ChunkingOptions, chunk_paper, make_splitter
-from spark_arxiv_assets.core.cleaning import clean_pages
+from spark_arxiv_assets.core.chunking import ChunkingOptions, clean_and_chunk_paper, make_splitter
 from spark_arxiv_assets.core.embeddings import encode_texts
 from spark_arxiv_assets.core.metadata import MetadataFilter, read_snapshot
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
 from spark_arxiv_assets.core.sample_corpus import write_sample_corpus
 from spark_arxiv_assets.io_managers.atomic import VersionedDir
-from spark_arxiv_assets.io_managers.index_store import index_root
+from spark_arxiv_assets.io_managers.index_store import index_root, load_latest_index
 from spark_arxiv_assets.resources.models import load_sentence_transformer
 from spark_arxiv_assets.settings import sample_dir
 
@@ -30,20 +29,15 @@ def sample_chunks(extra_text: dict[str, str] | None = None) -> pd.DataFrame:
         result = extract_pdf(str(pdf_dir / f"{paper.paper_id.replace('/', '_')}.pdf"), ExtractionOptions(ocr_engine="none"), None)
         if result.problem:
             continue
-        texts = [p.text for p in result.pages]
-        texts[-1] += "\n" + (extra_text or {}).get(paper.paper_id, "")
-        cleaned, _ = clean_pages(texts)
-        rows += chunk_paper(paper.paper_id, paper.title, list(zip([p.page for p in result.pages], cleaned)),
-                            splitter, model.tokenizer, options)
+        pages = [(p.page, p.text) for p in result.pages]
+        pages[-1] = (pages[-1][0], pages[-1][1] + "\n" + (extra_text or {}).get(paper.paper_id, ""))
+        paper_rows, _ = clean_and_chunk_paper(paper.paper_id, paper.title, pages, splitter, model.tokenizer, options)
+        rows += paper_rows
     return pd.DataFrame(rows)
 
 
 def publish_index(chunks: pd.DataFrame) -> str:
     model = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
-    previous = None
-    from spark_arxiv_assets.io_managers.index_store import load_latest_index
-
-    previous = load_latest_index()
-    index, _ = update_chunk_index(previous, chunks, lambda t: encode_texts(model, t), IndexOptions(),
+    index, _ = update_chunk_index(load_latest_index(), chunks, lambda t: encode_texts(model, t), IndexOptions(),
                                   "sentence-transformers/all-MiniLM-L6-v2")
     return VersionedDir(index_root()).write(index.save).name

@@ -5,18 +5,17 @@ import pytest
 
 @pytest.mark.slow
 def test_whole_graph_on_the_sample_then_load_the_adapter(data_dir):
-    import json
-
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from spark_arxiv_assets.cli import main
+    from spark_arxiv_assets.resources.models import resolve_causal_lm
 
     assert main(["demo"]) == 0
     current = data_dir / "models" / "final_adapter" / "current"
 
-    resolved = json.loads((current / "base_model.json").read_text())["resolved_path"]
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(resolved), str(current))
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct")),
+                                      str(current))
     tokenizer = AutoTokenizer.from_pretrained(str(current))
     inputs = tokenizer.apply_chat_template([{"role": "user", "content": "What is reciprocal rank fusion?"}],
                                            add_generation_prompt=True, return_tensors="pt", return_dict=True)

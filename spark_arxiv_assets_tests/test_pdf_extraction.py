@@ -2,11 +2,10 @@
 import pymupdf
 import pytest
 
+from spark_arxiv_assets.core.answer_metrics import word_recall
 from spark_arxiv_assets.core.cleaning import normalise_text
 from spark_arxiv_assets.core.ocr import get_ocr_engine, order_boxes
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
-
-from .text_similarity import word_recall
 
 GOOD = ["1903.10676-p-table.pdf", "2206.10883v3.pdf", "2302.07302v1.pdf", "2305.03393v1-p9.pdf", "2501.10120v1.pdf",
         "biorxiv-2022.03.19.484946.pdf", "layout-code_and_formula.pdf", "layout-multi_page.pdf",

@@ -2,8 +2,6 @@
 and on the shared corpora (good and bad PDFs together)."""
 import shutil
 
-import pandas as pd
-import pytest
 from dagster import materialize
 
 from spark_arxiv_assets.definitions import build_resources

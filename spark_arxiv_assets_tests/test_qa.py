@@ -191,3 +191,28 @@ def test_unparseable_teacher_output_is_counted_not_fatal(data_dir):
     with FakeOpenAI(["malformed"]) as server:
         result, meta = _materialize_qa(_section_chunks(1), server.base_url)
     assert meta["pairs_kept"] == 0 and meta["unparseable_replies"] == meta["requests"] > 0
+
+
+def test_near_duplicates_are_greedy_in_row_order():
+    from spark_arxiv_assets.core.qa_filters import near_duplicate_mask
+
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    close_to_a = np.array([0.999, 0.045]) / np.linalg.norm([0.999, 0.045])
+    vectors = np.stack([a, close_to_a, b, a])
+    assert near_duplicate_mask(vectors, 0.92).tolist() == [True, False, True, False]
+
+
+def test_reply_cache_appends_parts_and_compacts(tmp_path):
+    from spark_arxiv_assets.core import qa_cache
+    from spark_arxiv_assets.core.qa_cache import ReplyCache
+
+    cache = ReplyCache(tmp_path / "cache")
+    for i in range(qa_cache.COMPACT_ABOVE + 1):
+        cache.add([{"cache_key": f"k{i}", "chunk_id": "c", "prompt_version": "v", "teacher": "t", "raw_text": f"r{i}",
+                    "error": None, "completion_tokens": 1}])
+    cache.add([{"cache_key": "k0", "chunk_id": "c", "prompt_version": "v", "teacher": "t", "raw_text": "newer",
+                "error": None, "completion_tokens": 1}])
+    reopened = ReplyCache(tmp_path / "cache")
+    assert len(list((tmp_path / "cache").glob("part-*.parquet"))) == 1  # compacted on open
+    assert reopened.keys() == {f"k{i}" for i in range(qa_cache.COMPACT_ABOVE + 1)}
+    assert reopened.lookup(["k0"])["raw_text"].tolist() == ["newer"]

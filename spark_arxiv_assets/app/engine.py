@@ -2,10 +2,8 @@
 newer version is published (the IO managers' CURRENT pointers change)."""
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 from ..core.embeddings import encode_texts
@@ -14,7 +12,7 @@ from ..core.retrieval import Hit, Retriever
 from ..io_managers.atomic import VersionedDir
 from ..io_managers.index_store import index_root
 from ..io_managers.model_dir import adapter_root
-from ..resources.models import load_sentence_transformer, resolve_causal_lm
+from ..resources.models import load_sentence_transformer, load_student
 
 
 def arxiv_link(paper_id: str) -> str | None:
@@ -24,6 +22,17 @@ def arxiv_link(paper_id: str) -> str | None:
         return f"https://arxiv.org/abs/{parse_arxiv_id(paper_id).base}"
     except InvalidArxivId:
         return None  # a local PDF, not an arXiv paper
+
+
+def latest_retriever(device: str = "cpu") -> Retriever:
+    """A Retriever over the latest materialized index, with the model it was built with."""
+    from ..io_managers.index_store import load_latest_index
+
+    index = load_latest_index()
+    if index is None:
+        raise FileNotFoundError(f"no chunk_index under {index_root()}: run `make demo` (or materialize chunk_index) first")
+    encoder = load_sentence_transformer(index.manifest["embedding_model"], device)
+    return Retriever(index, lambda texts: encode_texts(encoder, texts))
 
 
 def format_sources(hits: list[Hit], excerpt_chars: int = 400) -> str:
@@ -80,30 +89,12 @@ class ChatEngine:
             return True
 
     def _load_index(self) -> None:
-        from ..io_managers.index_store import load_latest_index
-
-        index = load_latest_index()
-        if index is None:
-            raise FileNotFoundError(f"no chunk_index under {index_root()}: run `make demo` first")
-        encoder = load_sentence_transformer(index.manifest["embedding_model"], self.device)
-        self.retriever = Retriever(index, lambda texts: encode_texts(encoder, texts))
+        self.retriever = latest_retriever(self.device)
 
     def _load_model(self) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         adapter = VersionedDir(adapter_root()).current()
-        base = self.base_model_override
-        if base is None and adapter is not None:
-            base = json.loads((adapter / "base_model.json").read_text())["resolved_path"]
-        base = resolve_causal_lm(base or "SmolLM2-135M-Instruct")
-        model = AutoModelForCausalLM.from_pretrained(base).to(self.device).eval()
+        self.model, self.tokenizer = load_student(adapter, self.base_model_override, self.device)
         self.has_adapter = adapter is not None
-        if adapter is not None:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, adapter).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(adapter if adapter is not None else base)
-        self.model = model
 
     def status(self) -> str:
         index = self.retriever.index if self.retriever else None

@@ -5,8 +5,7 @@ import time
 import pandas as pd
 from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset, asset_check
 
-from ..core.chunking import CHUNK_COLUMNS, ChunkingOptions, chunk_paper, make_splitter
-from ..core.cleaning import clean_pages
+from ..core.chunking import CHUNK_COLUMNS, ChunkingOptions, clean_and_chunk_paper, make_splitter
 from ..core.previews import markdown_table
 from ..core.progress import Progress
 from ..resources.models import EmbeddingModel
@@ -36,11 +35,12 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
     started = time.perf_counter()
     for paper_id, group in papers:
         group = group.sort_values("page")
-        cleaned, stats = clean_pages(group["text"].tolist(), drop_references=config.drop_references)
+        paper_rows, stats = clean_and_chunk_paper(paper_id, titles.get(paper_id, paper_id),
+                                                  list(zip(group["page"], group["text"])), splitter, tokenizer,
+                                                  options, config.drop_references)
         removed_lines += stats.header_footer_lines_removed
         dropped_ref_chars += stats.reference_chars_dropped
-        rows.extend(chunk_paper(paper_id, titles.get(paper_id, paper_id), list(zip(group["page"], cleaned)),
-                                splitter, tokenizer, options))
+        rows.extend(paper_rows)
         progress.advance()
     progress.finish()
     frame = pd.DataFrame(rows, columns=CHUNK_COLUMNS)

@@ -4,17 +4,17 @@ from importlib import resources
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, asset, asset_check
 
 from ..core.chunk_index import ChunkIndex
 from ..core.embeddings import encode_texts
 from ..core.generation import generate_chat
 from ..core.plots import grouped_bars
 from ..core.previews import markdown_table
-from ..core.rag_eval import EvalItem, evaluate_rag, summarize
+from ..core.rag_eval import VARIANTS, EvalItem, evaluate_rag, summarize
 from ..core.retrieval import Retriever
 from ..io_managers.atomic import atomic_write
-from ..resources.models import EmbeddingModel
+from ..resources.models import EmbeddingModel, load_student
 from ..settings import data_dir
 
 
@@ -36,9 +36,6 @@ def _fixed_questions(path: str | None) -> list[EvalItem]:
 def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_dataset: pd.DataFrame,
                    chunk_index: ChunkIndex, student_adapter: Path, embedder: EmbeddingModel) -> Output[pd.DataFrame]:
     """Evaluates on the eval split (papers never trained on) and on a fixed question set."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     eval_rows = qa_dataset[qa_dataset["split"] == "eval"].head(config.max_eval_split_questions)
     items = [EvalItem(q, a, p, int(s), "eval_split") for q, a, p, s in
              zip(eval_rows["question"], eval_rows["answer"], eval_rows["paper_id"], eval_rows["page_start"])]
@@ -49,9 +46,7 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
 
     encoder = embedder.load()
     embed = lambda texts: encode_texts(encoder, texts)  # noqa: E731
-    base_path = json.loads((student_adapter / "base_model.json").read_text())["resolved_path"]
-    tokenizer = AutoTokenizer.from_pretrained(student_adapter)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_path), student_adapter).eval()
+    model, tokenizer = load_student(student_adapter)
 
     def run(conversations, use_adapter: bool) -> list[str]:
         if use_adapter:
@@ -81,3 +76,12 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
         "examples": MetadataValue.md(markdown_table(results[["variant", "question", "answer", "token_f1"]].round(2),
                                                     max_rows=12, max_chars=70)),
     })
+
+
+@asset_check(asset=rag_evaluation, description="All four variants answered every question, and every metric is a number.")
+def evaluation_covers_all_variants(rag_evaluation: pd.DataFrame) -> AssetCheckResult:
+    counts = rag_evaluation.groupby("variant")["question"].size()
+    rag_rows = rag_evaluation[rag_evaluation["rag"]]
+    passed = (len(counts) == len(VARIANTS) and counts.nunique() == 1 and len(rag_evaluation) > 0
+              and rag_evaluation[["token_f1", "similarity"]].notna().all().all() and rag_rows["faithfulness"].notna().all())
+    return AssetCheckResult(passed=bool(passed), metadata={"rows_per_variant": MetadataValue.json(counts.to_dict())})

@@ -65,7 +65,7 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
     requests = build_requests(chunks["title"].tolist(), chunks["text"].tolist(), chunks["chunk_id"].tolist(),
                               config.strategy, config.questions_per_chunk)
     keys = [r.cache_key(backend.identity, config.strategy, config.questions_per_chunk) for r in requests]
-    cache = ReplyCache(data_dir() / "qa" / "teacher_cache.parquet")
+    cache = ReplyCache(data_dir() / "qa" / "teacher_cache")
     done = cache.keys()
     todo = [i for i, key in enumerate(keys) if key not in done]
     context.log.info(f"teacher {backend.identity} ({config.strategy}): {len(requests) - len(todo)} of "

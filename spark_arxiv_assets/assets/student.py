@@ -1,5 +1,4 @@
 """`student_adapter`: LoRA (CPU) or QLoRA (CUDA) fine-tuning of the student on the train split."""
-import json
 import tempfile
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataVal
 from ..core.plots import loss_curve
 from ..core.rag_prompt import training_example
 from ..core.student_training import TrainingOptions, merge_adapter, train_lora
-from ..resources.models import resolve_causal_lm
+from ..resources.models import load_student, resolve_causal_lm, write_base_model_file
 from ..settings import data_dir
 
 
@@ -49,7 +48,7 @@ def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_da
     staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=data_dir()))
     context.log.info(f"fine-tuning {config.base_model} on {len(train)} examples ({device})")
     report = train_lora(base, train, evaluation, options, staging, log=context.log.info, device=device)
-    (staging / "base_model.json").write_text(json.dumps({"base_model": config.base_model, "resolved_path": base}))
+    write_base_model_file(staging, config.base_model)
     if config.merge and report.quantization == "none":
         merge_adapter(base, staging, staging / "merged")
     return Output(staging, metadata={
@@ -74,12 +73,7 @@ def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_da
 
 @asset_check(asset=student_adapter, description="The adapter loads with PeftModel.from_pretrained and generates.")
 def adapter_loads_and_generates(student_adapter: Path) -> AssetCheckResult:
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    base = json.loads((student_adapter / "base_model.json").read_text())["resolved_path"]
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), student_adapter)
-    tokenizer = AutoTokenizer.from_pretrained(student_adapter)
+    model, tokenizer = load_student(student_adapter)  # PeftModel.from_pretrained on the base
     inputs = tokenizer("Question: what is retrieval?", return_tensors="pt")
     output = model.generate(**inputs, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.eos_token_id)
     new_tokens = int(output.shape[1] - inputs["input_ids"].shape[1])

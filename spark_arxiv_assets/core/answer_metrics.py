@@ -1,5 +1,6 @@
-"""Answer quality without an external judge: SQuAD-style token F1 against the reference and
-faithfulness (share of the answer's content words found in the retrieved passages)."""
+"""Text metrics without an external judge: SQuAD-style token F1 of an answer, faithfulness (share
+of the answer's content words found in the retrieved passages) and word recall of extracted
+text against a reference rendering."""
 from __future__ import annotations
 
 import re
@@ -31,3 +32,10 @@ def faithfulness(answer: str, passages: list[str]) -> float:
     if not words:
         return 0.0
     return len(words & content_words(" ".join(passages))) / len(words)
+
+
+def word_recall(reference: str, candidate: str) -> float:
+    """Share of the reference's words (with multiplicity, order ignored) found in the candidate."""
+    ref = Counter(w.lower() for w in re.findall(r"[A-Za-z0-9]+", reference))
+    cand = Counter(w.lower() for w in re.findall(r"[A-Za-z0-9]+", candidate))
+    return sum(min(n, cand[w]) for w, n in ref.items()) / max(1, sum(ref.values()))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from .cleaning import CleaningStats, clean_pages
+
 CHUNK_COLUMNS = ["chunk_id", "vector_id", "paper_id", "title", "page_start", "page_end",
                  "chunk_index", "text", "n_tokens"]
 
@@ -76,3 +78,11 @@ def chunk_paper(paper_id: str, title: str, pages: list[tuple[int, str]], splitte
             "n_tokens": len(tokenizer.encode(text, add_special_tokens=False)),
         })
     return rows
+
+
+def clean_and_chunk_paper(paper_id: str, title: str, pages: list[tuple[int, str]], splitter, tokenizer,
+                          options: ChunkingOptions, drop_references: bool = True) -> tuple[list[dict], CleaningStats]:
+    """Raw page texts of one paper (page order) → cleaned, chunked rows, plus cleaning stats."""
+    cleaned, stats = clean_pages([text for _, text in pages], drop_references=drop_references)
+    return chunk_paper(paper_id, title, [(number, text) for (number, _), text in zip(pages, cleaned)],
+                       splitter, tokenizer, options), stats

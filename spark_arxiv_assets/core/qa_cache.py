@@ -1,31 +1,46 @@
 """Teacher replies cached by request (chunk id, prompt version, teacher, strategy, answer):
-new papers add rows without regenerating old ones, and a killed run keeps finished batches."""
+new papers add rows without regenerating old ones, and a killed run keeps finished batches.
+
+The cache is a folder of Parquet parts, one per finished batch, so a checkpoint writes only
+that batch; many parts are compacted into one when the cache is opened."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
 
 CACHE_COLUMNS = ["cache_key", "chunk_id", "prompt_version", "teacher", "raw_text", "error", "completion_tokens"]
+COMPACT_ABOVE = 64  # parts
 
 
 class ReplyCache:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, directory: Path) -> None:
         from ..io_managers.parquet import read_table
 
-        self.path = path
-        self.frame = read_table(path) if path.exists() else pd.DataFrame(columns=CACHE_COLUMNS)
+        self.directory = directory
+        parts = sorted(directory.glob("part-*.parquet"))
+        frames = [read_table(p) for p in parts]
+        self.frame = (pd.concat(frames, ignore_index=True).drop_duplicates("cache_key", keep="last")
+                      if frames else pd.DataFrame(columns=CACHE_COLUMNS))
+        if len(parts) > COMPACT_ABOVE:
+            self._write_part(self.frame)  # sorts after every old part, so it wins if removal is cut short
+            for part in parts:
+                part.unlink()
+
+    def _write_part(self, frame: pd.DataFrame) -> None:
+        from ..io_managers.parquet import write_table
+
+        write_table(frame, self.directory / f"part-{time.time_ns():020d}.parquet")
 
     def keys(self) -> set[str]:
         # failed calls (no text) are retried on the next run
         return set(self.frame.loc[self.frame["raw_text"].notna(), "cache_key"])
 
     def add(self, rows: list[dict]) -> None:
-        from ..io_managers.parquet import write_table
-
         new = pd.DataFrame(rows, columns=CACHE_COLUMNS)
+        self._write_part(new)
         self.frame = pd.concat([self.frame[~self.frame["cache_key"].isin(new["cache_key"])], new], ignore_index=True)
-        write_table(self.frame, self.path)
 
     def lookup(self, keys: list[str]) -> pd.DataFrame:
         return self.frame.set_index("cache_key").reindex(keys)

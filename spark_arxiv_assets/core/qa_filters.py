@@ -59,13 +59,19 @@ def _length_ok(text: str, bounds: tuple[int, int]) -> bool:
 
 
 def near_duplicate_mask(vectors: np.ndarray, threshold: float) -> np.ndarray:
-    """Greedy: keep a row unless its (unit) vector is within `threshold` cosine of a kept one."""
-    keep = np.zeros(len(vectors), dtype=bool)
-    kept: list[int] = []
+    """Greedy in row order: keep a row unless its (unit) vector is within `threshold` cosine of
+    an earlier kept row. All close pairs come from one FAISS range search; Python only walks them."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    limits, _, neighbours = index.range_search(vectors, threshold - 1e-6)
+    keep = np.ones(len(vectors), dtype=bool)
     for i in range(len(vectors)):
-        if not kept or float(np.max(vectors[kept] @ vectors[i])) < threshold:
-            keep[i] = True
-            kept.append(i)
+        earlier = neighbours[limits[i]:limits[i + 1]]
+        if np.any(keep[earlier[earlier < i]]):
+            keep[i] = False
     return keep
 
 
@@ -89,19 +95,17 @@ def apply_filters(rows: pd.DataFrame, options: FilterOptions,
     frame["grounding"] = [grounding_score(a, c) for a, c in zip(frame["answer"], frame["context"])]
     run("not_grounded", frame["grounding"] >= options.min_grounding)
     run("answerable_from_title", [not content_words(a) <= content_words(t) for a, t in zip(frame["answer"], frame["title"])])
-    if len(frame):
-        vectors = embed(frame["question"].tolist() + frame["answer"].tolist())
-        frame["qa_similarity"] = np.sum(vectors[: len(frame)] * vectors[len(frame):], axis=1)
-        run("question_unrelated_to_answer", frame["qa_similarity"] >= options.min_question_answer_similarity)
-    else:
-        removed["question_unrelated_to_answer"] = 0
+    # questions and answers are embedded once; the question vectors then serve the duplicate filter
+    vectors = embed(frame["question"].tolist() + frame["answer"].tolist()) if len(frame) else np.zeros((0, 1))
+    question_vectors = vectors[: len(frame)]
+    frame["qa_similarity"] = np.sum(question_vectors * vectors[len(frame):], axis=1)
+    frame["_row"] = np.arange(len(frame))
+    run("question_unrelated_to_answer", frame["qa_similarity"] >= options.min_question_answer_similarity)
     normalized = frame["question"].str.lower().str.replace(r"\W+", " ", regex=True).str.strip()
     run("exact_duplicate", ~normalized.duplicated())
-    if len(frame):
-        run("near_duplicate", near_duplicate_mask(embed(frame["question"].tolist()), options.max_question_similarity))
-    else:
-        removed["near_duplicate"] = 0
-    return frame, removed
+    run("near_duplicate", near_duplicate_mask(question_vectors[frame["_row"].to_numpy()], options.max_question_similarity)
+        if len(frame) else [])
+    return frame.drop(columns="_row"), removed
 
 
 def split_by_paper(paper_ids: pd.Series, eval_fraction: float, seed: int) -> pd.Series:

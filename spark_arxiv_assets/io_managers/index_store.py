@@ -1,4 +1,5 @@
-"""The chunk index as a versioned directory (FAISS + BM25 + chunk table), swapped atomically."""
+"""The chunk index as a versioned directory (FAISS + BM25 + chunk table), swapped atomically.
+Stored under $SPARK_ARXIV_DATA_DIR only, so the next incremental run and the chat find it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,24 +11,22 @@ from ..settings import assets_dir
 from .atomic import VersionedDir
 
 
-def index_root(base_dir: str | Path | None = None) -> Path:
-    return Path(base_dir or assets_dir()) / "chunk_index"
+def index_root() -> Path:
+    return assets_dir() / "chunk_index"
 
 
-def load_latest_index(base_dir: str | Path | None = None) -> ChunkIndex | None:
-    current = VersionedDir(index_root(base_dir)).current()
+def load_latest_index() -> ChunkIndex | None:
+    current = VersionedDir(index_root()).current()
     return ChunkIndex.load(current) if current else None
 
 
 class ChunkIndexIOManager(ConfigurableIOManager):
-    base_dir: str = ""
-
     def handle_output(self, context: OutputContext, obj: ChunkIndex) -> None:
-        version = VersionedDir(index_root(self.base_dir)).write(obj.save)
+        version = VersionedDir(index_root()).write(obj.save)
         context.add_output_metadata({"path": str(version)})
 
     def load_input(self, context: InputContext) -> ChunkIndex:
-        index = load_latest_index(self.base_dir)
+        index = load_latest_index()
         if index is None:
-            raise FileNotFoundError(f"chunk_index has not been materialized yet ({index_root(self.base_dir)})")
+            raise FileNotFoundError(f"chunk_index has not been materialized yet ({index_root()})")
         return index

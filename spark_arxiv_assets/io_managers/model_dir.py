@@ -10,31 +10,29 @@ from ..settings import data_dir
 from .atomic import VersionedDir
 
 
-def adapter_root(root: str | None = None) -> Path:
-    return Path(root) if root else data_dir() / "models" / "final_adapter"
+def adapter_root() -> Path:
+    return data_dir() / "models" / "final_adapter"
 
 
-def latest_adapter(root: str | None = None) -> Path | None:
-    return VersionedDir(adapter_root(root)).current()
+def latest_adapter() -> Path | None:
+    return VersionedDir(adapter_root()).current()
 
 
 class ModelDirIOManager(ConfigurableIOManager):
     """The asset returns a finished directory (in a temp place); it is moved into
-    `<root>/versions/<id>` and published atomically. Default root: data/models/final_adapter."""
-
-    root: str = ""
+    `$SPARK_ARXIV_DATA_DIR/models/final_adapter/versions/<id>` and published atomically."""
 
     def handle_output(self, context: OutputContext, obj: Path) -> None:
         def build(target: Path) -> None:
             for item in Path(obj).iterdir():
                 shutil.move(str(item), target / item.name)
 
-        version = VersionedDir(adapter_root(self.root)).write(build)
+        version = VersionedDir(adapter_root()).write(build)
         shutil.rmtree(obj, ignore_errors=True)
-        context.add_output_metadata({"path": str(version), "stable_path": str(adapter_root(self.root) / "current")})
+        context.add_output_metadata({"path": str(version), "stable_path": str(adapter_root() / "current")})
 
     def load_input(self, context: InputContext) -> Path:
-        path = latest_adapter(self.root)
+        path = latest_adapter()
         if path is None:
-            raise FileNotFoundError(f"no adapter under {adapter_root(self.root)}: materialize student_adapter first")
+            raise FileNotFoundError(f"no adapter under {adapter_root()}: materialize student_adapter first")
         return path

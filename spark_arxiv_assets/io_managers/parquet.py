@@ -12,8 +12,8 @@ from ..settings import assets_dir
 from .atomic import atomic_write
 
 
-def table_path(base_dir: str | Path, asset_path: list[str]) -> Path:
-    return Path(base_dir).joinpath(*asset_path).with_suffix(".parquet")
+def table_path(asset_path: list[str]) -> Path:
+    return assets_dir().joinpath(*asset_path).with_suffix(".parquet")
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
@@ -25,19 +25,18 @@ def read_table(path: Path) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
 
-def read_previous_table(asset_name: str, base_dir: str | None = None) -> pd.DataFrame | None:
+def read_previous_table(asset_name: str) -> pd.DataFrame | None:
     """The last materialized value of an asset, for incremental work; None if there is none."""
-    path = table_path(base_dir or assets_dir(), [asset_name])
+    path = table_path([asset_name])
     return read_table(path) if path.exists() else None
 
 
 class ParquetIOManager(ConfigurableIOManager):
-    """Stores each asset at `<base_dir>/<asset key>.parquet` (default: $SPARK_ARXIV_DATA_DIR/assets)."""
-
-    base_dir: str = ""
+    """Stores each asset at `$SPARK_ARXIV_DATA_DIR/assets/<asset key>.parquet`: one location,
+    which the incremental assets also read their previous output from."""
 
     def _path(self, context: InputContext | OutputContext) -> Path:
-        return table_path(self.base_dir or assets_dir(), list(context.asset_key.path))
+        return table_path(list(context.asset_key.path))
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         path = write_table(obj, self._path(context))

@@ -118,3 +118,30 @@ def resolve_causal_lm(name_or_path: str) -> str:
         if gguf_dir is not None:
             return str(convert_gguf_checkpoint(gguf_dir, SMOLLM2_GGUF, target))
     return name_or_path
+
+
+def write_base_model_file(adapter_dir: Path, base_model: str) -> None:
+    """Records the base model by its configured name (an HF id, a path, or the bundled name),
+    not by a cache path, so the adapter still loads after the data directory moves."""
+    import json
+
+    (adapter_dir / "base_model.json").write_text(json.dumps({"base_model": base_model}))
+
+
+def load_student(adapter_dir: Path | None, base_model: str | None = None, device: str = "cpu"):
+    """(model, tokenizer) for generation: the base model, with the PEFT adapter on top when
+    `adapter_dir` is given (`model.disable_adapter()` then gives the base back)."""
+    import json
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if base_model is None and adapter_dir is not None:
+        base_model = json.loads((adapter_dir / "base_model.json").read_text())["base_model"]
+    base_path = resolve_causal_lm(base_model or "SmolLM2-135M-Instruct")
+    model = AutoModelForCausalLM.from_pretrained(base_path).to(device)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter_dir)
+    tokenizer = AutoTokenizer.from_pretrained(adapter_dir if adapter_dir is not None else base_path)
+    return model.eval(), tokenizer
