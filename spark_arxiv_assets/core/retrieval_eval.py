@@ -13,29 +13,39 @@ from .retrieval import Hit, Retriever
 class LabelledQuestion:
     question: str
     paper_id: str
-    page: int | None = None  # None: any chunk of the paper counts
+    pages: tuple[int, ...] = ()  # every page that states the answer; empty: any chunk of the paper counts
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pages", tuple(self.pages))  # JSON gives lists
 
 
 def is_relevant(hit: Hit, item: LabelledQuestion) -> bool:
     if hit.paper_id != item.paper_id:
         return False
-    return item.page is None or hit.page_start <= item.page <= hit.page_end
+    return not item.pages or any(hit.page_start <= page <= hit.page_end for page in item.pages)
 
 
 def first_relevant_rank(hits: list[Hit], item: LabelledQuestion) -> int | None:
     return next((rank for rank, hit in enumerate(hits, start=1) if is_relevant(hit, item)), None)
 
 
+def first_relevant_ranks(retriever: Retriever, questions: list[LabelledQuestion], mode: str, depth: int = 10
+                         ) -> list[int | None]:
+    """Per question, the rank of the first relevant hit within `depth` (None: not found)."""
+    return [first_relevant_rank(retriever.search(q.question, k=depth, mode=mode), q) for q in questions]
+
+
+def summarize_ranks(ranks: list[int | None], ks=(1, 5, 10)) -> dict:
+    """hit@k for each k and mean reciprocal rank (a miss counts 0)."""
+    row: dict = {"questions": len(ranks)}
+    for k in ks:
+        row[f"hit@{k}"] = sum(r is not None and r <= k for r in ranks) / max(1, len(ranks))
+    row["mrr"] = sum(1.0 / r for r in ranks if r) / max(1, len(ranks))
+    return row
+
+
 def evaluate_retrieval(retriever: Retriever, questions: list[LabelledQuestion], modes=("dense", "bm25", "hybrid"),
                        ks=(1, 5, 10)) -> pd.DataFrame:
     """One row per mode: hit@k for each k and mean reciprocal rank (over the top max(ks))."""
-    depth = max(ks)
-    rows = []
-    for mode in modes:
-        ranks = [first_relevant_rank(retriever.search(q.question, k=depth, mode=mode), q) for q in questions]
-        row = {"mode": mode, "questions": len(questions)}
-        for k in ks:
-            row[f"hit@{k}"] = sum(r is not None and r <= k for r in ranks) / max(1, len(ranks))
-        row["mrr"] = sum(1.0 / r for r in ranks if r) / max(1, len(ranks))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"mode": mode, **summarize_ranks(first_relevant_ranks(retriever, questions, mode, max(ks)), ks)}
+                         for mode in modes])
