@@ -39,7 +39,7 @@ def run_query(args: argparse.Namespace) -> int:
     from .app.engine import arxiv_link, latest_retriever
 
     try:
-        retriever = latest_retriever()
+        retriever = latest_retriever(fusion=args.fusion, dense_weight=args.dense_weight)
     except FileNotFoundError as exc:
         raise SystemExit(str(exc)) from None
     for rank, hit in enumerate(retriever.search(args.question, k=args.k, mode=args.mode), start=1):
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     query.add_argument("question")
     query.add_argument("-k", type=int, default=5)
     query.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    query.add_argument("--fusion", choices=["convex", "rrf"], default="convex", help="how hybrid merges the two lists")
+    query.add_argument("--dense-weight", type=float, default=0.5, help="dense share of a convex hybrid score")
     query.set_defaults(func=run_query)
     chat = commands.add_parser("chat", help="start the Gradio chat on the latest index and adapter")
     chat.add_argument("--host", default="127.0.0.1", help="bind address (default: only this machine)")

@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated data dir per test, the shared corpora, one Spark session."""
+"""Shared fixtures: an isolated data dir per test, the shared corpora, the real MiniLM encoder."""
 from __future__ import annotations
 
 import os
@@ -37,3 +37,24 @@ def corpora() -> Path:
 def test_output() -> Path:
     TEST_OUTPUT.mkdir(exist_ok=True)
     return TEST_OUTPUT
+
+
+class CountingEncoder:
+    """The real MiniLM model, recording which texts it was asked to embed."""
+
+    def __init__(self):
+        from spark_arxiv_assets.resources.models import load_sentence_transformer
+
+        self.model = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
+        self.seen: list[str] = []
+
+    def __call__(self, texts):
+        from spark_arxiv_assets.core.embeddings import encode_texts
+
+        self.seen.extend(texts)
+        return encode_texts(self.model, texts)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> CountingEncoder:
+    return CountingEncoder()

@@ -7,9 +7,7 @@ import pytest
 
 from spark_arxiv_assets.core.chunk_index import ChunkIndex, IndexOptions, update_chunk_index
 from spark_arxiv_assets.core.chunking import chunk_id_for, vector_id_for
-from spark_arxiv_assets.core.embeddings import encode_texts
 from spark_arxiv_assets.core.retrieval import Retriever, reciprocal_rank_fusion
-from spark_arxiv_assets.resources.models import load_sentence_transformer
 
 PAPERS = {
     "2401.00001": ["Reciprocal rank fusion sums one over k plus rank across ranked lists.",
@@ -29,23 +27,6 @@ def chunks_for(*paper_ids):
             rows.append({"chunk_id": cid, "vector_id": vector_id_for(cid), "paper_id": paper, "title": f"T{paper}",
                          "page_start": i + 1, "page_end": i + 1, "text": text})
     return pd.DataFrame(rows)
-
-
-class CountingEncoder:
-    """The real MiniLM model, recording which texts it was asked to embed."""
-
-    def __init__(self):
-        self.model = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
-        self.seen: list[str] = []
-
-    def __call__(self, texts):
-        self.seen.extend(texts)
-        return encode_texts(self.model, texts)
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    return CountingEncoder()
 
 
 def test_adding_a_paper_embeds_only_its_chunks_and_deleting_removes_it(encoder, tmp_path):

@@ -24,15 +24,16 @@ def arxiv_link(paper_id: str) -> str | None:
         return None  # a local PDF, not an arXiv paper
 
 
-def latest_retriever(device: str = "cpu") -> Retriever:
-    """A Retriever over the latest materialized index, with the model it was built with."""
+def latest_retriever(device: str = "cpu", **retriever_options) -> Retriever:
+    """A Retriever over the latest materialized index, with the model it was built with;
+    `retriever_options` go to `Retriever` (fusion, dense_weight, candidates)."""
     from ..io_managers.index_store import load_latest_index
 
     index = load_latest_index()
     if index is None:
         raise FileNotFoundError(f"no chunk_index under {index_root()}: run `make demo` (or materialize chunk_index) first")
     encoder = load_sentence_transformer(index.manifest["embedding_model"], device)
-    return Retriever(index, lambda texts: encode_texts(encoder, texts))
+    return Retriever(index, lambda texts: encode_texts(encoder, texts), **retriever_options)
 
 
 def format_sources(hits: list[Hit], excerpt_chars: int = 400) -> str:

@@ -24,6 +24,8 @@ class EvaluationConfig(Config):
     batch_size: int = 8
     max_eval_split_questions: int = 50
     fixed_questions_path: str | None = None  # JSON list of {question, answer, paper_id, page}; default: the sample's
+    fusion: str = "convex"  # how hybrid retrieval merges dense and BM25: convex | rrf
+    dense_weight: float = 0.5  # dense share of the convex hybrid score
 
 
 def _fixed_questions(path: str | None) -> list[EvalItem]:
@@ -56,7 +58,7 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
                 outputs = generate_chat(model, tokenizer, conversations, config.batch_size, config.max_new_tokens)
         return [o.text for o in outputs]
 
-    results = evaluate_rag(items, Retriever(chunk_index, embed),
+    results = evaluate_rag(items, Retriever(chunk_index, embed, fusion=config.fusion, dense_weight=config.dense_weight),
                            {"base": lambda c: run(c, False), "tuned": lambda c: run(c, True)}, embed, k=config.k)
     summary = summarize(results)
     by_source = results.groupby(["source", "variant"])["token_f1"].mean().unstack().round(3).reset_index()

@@ -1,5 +1,9 @@
-"""Dense, BM25 and hybrid (reciprocal rank fusion) retrieval over a `ChunkIndex`.
-The chat app, the QA factory and the evaluation all search through this class."""
+"""Dense, BM25 and hybrid retrieval over a `ChunkIndex`.
+The chat app, the QA factory and the evaluation all search through this class.
+
+Hybrid fuses the two candidate lists by a convex combination of bounded-normalised scores
+(`convex_fusion`) by default; reciprocal rank fusion is kept as an option. On our question
+sets RRF came out below BM25 alone, while the convex combination did not (benchmarks/RESULTS.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +14,9 @@ import numpy as np
 from .chunk_index import ChunkIndex
 
 Mode = Literal["dense", "bm25", "hybrid"]
+Fusion = Literal["convex", "rrf"]
 RRF_K = 60
+COSINE_FLOOR = -1.0  # lowest possible inner product of unit vectors
 
 
 @dataclass
@@ -40,9 +46,38 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> list[tu
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def _scaled(ranking: list[tuple[int, float]], floor: float) -> dict[int, float]:
+    """Scores mapped to [0, 1] between a fixed floor and the best score of this list."""
+    if not ranking:
+        return {}
+    top = max(score for _, score in ranking)
+    span = top - floor
+    return {item: (score - floor) / span if span > 0 else 1.0 for item, score in ranking}
+
+
+def convex_fusion(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+                  dense_weight: float = 0.5) -> list[tuple[int, float]]:
+    """score = w·dense' + (1 − w)·bm25', each scaled from its theoretical minimum (cosine −1,
+    BM25 0) to the list's best score; a candidate missing from one list gets 0 there.
+
+    Unlike min-max scaling, a fixed floor keeps a list whose scores are all close together
+    (a weak match) from being stretched to look decisive (Bruch et al., "An Analysis of
+    Fusion Functions for Hybrid Retrieval", TOIS 2023)."""
+    dense_scaled, lexical_scaled = _scaled(dense, COSINE_FLOOR), _scaled(lexical, 0.0)
+    fused = {item: dense_weight * dense_scaled.get(item, 0.0) + (1 - dense_weight) * lexical_scaled.get(item, 0.0)
+             for item in dense_scaled.keys() | lexical_scaled.keys()}
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 class Retriever:
-    def __init__(self, index: ChunkIndex, embed_query: Callable[[list[str]], np.ndarray], candidates: int = 50) -> None:
+    def __init__(self, index: ChunkIndex, embed_query: Callable[[list[str]], np.ndarray], candidates: int = 50,
+                 fusion: Fusion = "convex", dense_weight: float = 0.5) -> None:
+        if fusion not in ("convex", "rrf"):
+            raise ValueError(f"fusion must be 'convex' or 'rrf', not {fusion!r}")
+        if not 0.0 <= dense_weight <= 1.0:
+            raise ValueError(f"dense_weight must be within [0, 1], not {dense_weight}")
         self.index, self.embed_query, self.candidates = index, embed_query, candidates
+        self.fusion, self.dense_weight = fusion, dense_weight
 
     def dense_ranking(self, query: str, k: int) -> list[tuple[int, float]]:
         if not self.index.size:
@@ -63,8 +98,10 @@ class Retriever:
             ranked = dense
         elif mode == "bm25":
             ranked = lexical
-        else:
+        elif self.fusion == "rrf":
             ranked = reciprocal_rank_fusion([[v for v, _ in dense], [v for v, _ in lexical]])
+        else:
+            ranked = convex_fusion(dense, lexical, self.dense_weight)
         ranked = [(v, s) for v, s in ranked if self.index.has(v)][:k]
         rows = self.index.rows_for([v for v, _ in ranked])
         return [Hit(vector_id=v, chunk_id=row.chunk_id, paper_id=row.paper_id, title=row.title,
