@@ -47,7 +47,8 @@ def test_answer_aware_parsing_and_candidates():
 
 
 def _rows(pairs, context="Reciprocal rank fusion with k = 60 improved MRR to 0.61 on 450 questions.", title="RRF"):
-    return pd.DataFrame([{"question": q, "answer": a, "context": context, "title": title, "paper_id": "p"} for q, a in pairs])
+    return pd.DataFrame([{"question": q, "answer": a, "context": context, "title": title, "paper_id": "p",
+                          "chunk_id": f"c{i}"} for i, (q, a) in enumerate(pairs)])
 
 
 def fake_embed(texts):
@@ -79,6 +80,26 @@ def test_title_only_answers_are_removed():
                  title="Reciprocal Rank Fusion for Hybrid Retrieval")
     kept, removed = apply_filters(rows, FilterOptions(min_question_answer_similarity=0.0), fake_embed)
     assert kept.empty and removed["answerable_from_title"] == 1
+
+
+def test_questions_that_cannot_find_their_own_chunk_are_removed():
+    rows = _rows([("What value of k did reciprocal rank fusion use?", "k = 60"),
+                  ("Which MRR did the fusion reach on the questions?", "0.61"),
+                  ("How many questions were used to measure MRR?", "450")])
+    searched = []
+
+    def source_rank(question, chunk_id, k):
+        searched.append((chunk_id, k))
+        return {"c0": 1, "c1": None, "c2": 7}[chunk_id]  # c1's question retrieved other chunks only
+
+    options = FilterOptions(min_question_answer_similarity=0.0, max_source_rank=8)
+    kept, removed = apply_filters(rows, options, fake_embed, source_rank)
+    assert kept["chunk_id"].tolist() == ["c0", "c2"] and kept["source_rank"].tolist() == [1, 7]
+    assert removed["source_not_retrieved"] == 1 and searched == [("c0", 8), ("c1", 8), ("c2", 8)]
+
+    off = FilterOptions(min_question_answer_similarity=0.0, max_source_rank=None)
+    kept, removed = apply_filters(rows, off, fake_embed, source_rank)
+    assert len(kept) == 3 and "source_not_retrieved" not in removed and kept["source_rank"].isna().all()
 
 
 def test_grounding_score():
@@ -148,18 +169,22 @@ def _section_chunks(n_papers: int) -> pd.DataFrame:
 def _materialize_qa(chunks: pd.DataFrame, base_url: str):
     from dagster import asset, materialize
 
+    from spark_arxiv_assets.assets.index import chunk_index
     from spark_arxiv_assets.assets.qa import qa_dataset, qa_grounded_and_split_by_paper
+    from spark_arxiv_assets.io_managers.index_store import ChunkIndexIOManager
     from spark_arxiv_assets.io_managers.parquet import ParquetIOManager
     from spark_arxiv_assets.resources.models import EmbeddingModel
+    from spark_arxiv_assets.resources.spark import make_spark_resource
     from spark_arxiv_assets.resources.teacher import TeacherResource
 
     @asset(name="paper_chunks", io_manager_key="parquet_io_manager")
     def given_chunks() -> pd.DataFrame:
         return chunks
 
-    result = materialize([given_chunks, qa_dataset, qa_grounded_and_split_by_paper], resources={
+    result = materialize([given_chunks, chunk_index, qa_dataset, qa_grounded_and_split_by_paper], resources={
         "teacher": TeacherResource(backend="openai", base_url=base_url, model="mistral-7b-instruct", max_retries=1),
-        "embedder": EmbeddingModel(), "parquet_io_manager": ParquetIOManager()})
+        "embedder": EmbeddingModel(), "parquet_io_manager": ParquetIOManager(),
+        "chunk_index_io_manager": ChunkIndexIOManager(), "pyspark": make_spark_resource()})  # Spark is never started
     assert result.success
     [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "qa_dataset"]
     return result, {k: v.value for k, v in event.materialization.metadata.items()}
@@ -173,6 +198,8 @@ def test_qa_asset_writes_split_datasets_and_only_generates_for_new_chunks(data_d
         first_requests = len(server.requests)
         frame = result.output_for_node("qa_dataset")
         assert meta["requests_generated_now"] == first_requests > 0 and meta["pairs_kept"] == len(frame) > 0
+        assert "source_not_retrieved" in meta["removed_by_filter"]  # the round trip ran against the real index
+        assert frame["source_rank"].between(1, 10).all()
         assert set(frame["split"]) == {"train", "eval"}
         assert not set(frame.loc[frame.split == "train", "paper_id"]) & set(frame.loc[frame.split == "eval", "paper_id"])
         train = load_dataset("json", data_files=str(data_dir / "qa" / "train.jsonl"), split="train")

@@ -53,6 +53,15 @@ def test_hybrid_finds_a_chunk_from_its_own_words_with_either_fusion(encoder, fus
             assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+def test_rank_of_finds_a_question_s_own_chunk(encoder):
+    index, _ = update_chunk_index(None, chunks_for(*PAPERS), encoder, IndexOptions(), "m")
+    retriever = Retriever(index, encoder)
+    own = index.chunks.set_index("text")["chunk_id"]
+    question = "Which 4-bit data type stores the frozen base model in QLoRA?"
+    assert retriever.rank_of(question, own[PAPERS["2401.00002"][0]], k=3) == 1
+    assert retriever.rank_of(question, own[PAPERS["2401.00003"][1]], k=1) is None
+
+
 def _hit(paper_id, start, end):
     return Hit(vector_id=1, chunk_id="c", paper_id=paper_id, title="t", page_start=start, page_end=end,
                text="x", score=1.0)

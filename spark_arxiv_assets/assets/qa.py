@@ -3,6 +3,7 @@ import json
 import pandas as pd
 from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, asset, asset_check
 
+from ..core.chunk_index import ChunkIndex
 from ..core.embeddings import encode_texts
 from ..core.previews import markdown_table
 from ..core.progress import Progress
@@ -10,13 +11,14 @@ from ..core.qa_cache import ReplyCache
 from ..core.qa_filters import FilterOptions, apply_filters, split_by_paper
 from ..core.qa_prompts import PROMPT_VERSION, TeacherOutputError, build_requests, parse_reply, prefill_for
 from ..core.rag_prompt import training_example
+from ..core.retrieval import Retriever
 from ..io_managers.atomic import atomic_write
 from ..resources.models import EmbeddingModel
 from ..resources.teacher import TeacherResource
 from ..settings import data_dir
 
 QA_COLUMNS = ["question", "answer", "kind", "context", "title", "paper_id", "chunk_id", "page_start", "page_end",
-              "grounding", "split", "teacher", "prompt_version"]
+              "grounding", "source_rank", "split", "teacher", "prompt_version"]
 
 
 class QaConfig(Config):
@@ -31,6 +33,7 @@ class QaConfig(Config):
     min_grounding: float = 0.6
     max_question_similarity: float = 0.92
     min_question_answer_similarity: float = 0.3
+    max_source_rank: int | None = 10  # a question must find its own chunk in the top N (hybrid search); None: off
     eval_fraction: float = 0.2
     seed: int = 13
 
@@ -55,9 +58,10 @@ def _write_outputs(frame: pd.DataFrame) -> dict[str, str]:
 
 
 @asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm")
-def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: pd.DataFrame,
+def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: pd.DataFrame, chunk_index: ChunkIndex,
                teacher: TeacherResource, embedder: EmbeddingModel) -> Output[pd.DataFrame]:
-    """Generates only requests not in the reply cache, then parses, filters and splits everything."""
+    """Generates only requests not in the reply cache, then parses, filters and splits everything.
+    The index serves the round-trip filter: each question must retrieve its own chunk."""
     backend = teacher.backend_client()
     chunks = paper_chunks[paper_chunks["n_tokens"] >= config.min_chunk_tokens].reset_index(drop=True)
     if config.max_chunks is not None:
@@ -101,9 +105,11 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
     raw = pd.DataFrame(rows, columns=["question", "answer", "kind", "context", "title", "paper_id", "chunk_id",
                                       "page_start", "page_end"])
     model = embedder.load()
+    embed = lambda texts: encode_texts(model, texts)  # noqa: E731
     options = FilterOptions(min_grounding=config.min_grounding, max_question_similarity=config.max_question_similarity,
-                            min_question_answer_similarity=config.min_question_answer_similarity)
-    kept, removed = apply_filters(raw, options, lambda texts: encode_texts(model, texts))
+                            min_question_answer_similarity=config.min_question_answer_similarity,
+                            max_source_rank=config.max_source_rank)
+    kept, removed = apply_filters(raw, options, embed, Retriever(chunk_index, embed).rank_of)
     kept["split"] = split_by_paper(kept["paper_id"], config.eval_fraction, config.seed) if len(kept) else []
     kept["teacher"], kept["prompt_version"] = backend.identity, PROMPT_VERSION
     kept = kept[QA_COLUMNS]
@@ -125,6 +131,7 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
         "requests_generated_now": len(todo),
         "unparseable_replies": parse_failures,
         "failed_calls": call_failures,
+        "median_source_rank": float(kept["source_rank"].median()) if kept["source_rank"].notna().any() else 0.0,
         "train_rows": int((kept["split"] == "train").sum()),
         "eval_rows": int((kept["split"] == "eval").sum()),
         "train_papers": int(kept.loc[kept["split"] == "train", "paper_id"].nunique()),

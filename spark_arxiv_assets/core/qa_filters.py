@@ -52,6 +52,7 @@ class FilterOptions:
     answer_words: tuple[int, int] = (1, 120)
     max_question_similarity: float = 0.92
     min_question_answer_similarity: float = 0.3  # a question must be about its answer
+    max_source_rank: int | None = 10  # the question must retrieve its own chunk in the top N; None: no check
 
 
 def _length_ok(text: str, bounds: tuple[int, int]) -> bool:
@@ -75,10 +76,15 @@ def near_duplicate_mask(vectors: np.ndarray, threshold: float) -> np.ndarray:
     return keep
 
 
-def apply_filters(rows: pd.DataFrame, options: FilterOptions,
-                  embed: Callable[[list[str]], np.ndarray]) -> tuple[pd.DataFrame, dict[str, int]]:
-    """`rows` has question, answer, context, title. Returns kept rows (with a grounding
-    column) and {filter name: rows removed}, in the order the filters ran."""
+def apply_filters(rows: pd.DataFrame, options: FilterOptions, embed: Callable[[list[str]], np.ndarray],
+                  source_rank: Callable[[str, str, int], int | None] | None = None
+                  ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """`rows` has question, answer, context, title, chunk_id. Returns kept rows (with grounding
+    and source_rank columns) and {filter name: rows removed}, in the order the filters ran.
+
+    `source_rank(question, chunk_id, k)` is the rank of the question's own chunk when the
+    question is searched (a round trip): a question that cannot find its passage among the
+    top `max_source_rank` is too vague to train or evaluate on ("What does the paper propose?")."""
     removed: dict[str, int] = {}
     frame = rows.copy()
 
@@ -105,6 +111,10 @@ def apply_filters(rows: pd.DataFrame, options: FilterOptions,
     run("exact_duplicate", ~normalized.duplicated())
     run("near_duplicate", near_duplicate_mask(question_vectors[frame["_row"].to_numpy()], options.max_question_similarity)
         if len(frame) else [])
+    frame["source_rank"] = np.nan
+    if source_rank is not None and options.max_source_rank:  # last: one search per surviving question
+        frame["source_rank"] = [source_rank(q, c, options.max_source_rank) for q, c in zip(frame["question"], frame["chunk_id"])]
+        run("source_not_retrieved", frame["source_rank"].notna())
     return frame.drop(columns="_row"), removed
 
 

@@ -108,3 +108,8 @@ class Retriever:
                     page_start=int(row.page_start), page_end=int(row.page_end), text=row.text, score=s,
                     dense_rank=dense_rank.get(v), bm25_rank=bm25_rank.get(v))
                 for (v, s), row in zip(ranked, rows.itertuples(index=False))]
+
+    def rank_of(self, query: str, chunk_id: str, k: int, mode: Mode = "hybrid") -> int | None:
+        """Rank (from 1) of `chunk_id` among the top `k` hits for `query`; None if it is not there."""
+        return next((rank for rank, hit in enumerate(self.search(query, k=k, mode=mode), start=1)
+                     if hit.chunk_id == chunk_id), None)
