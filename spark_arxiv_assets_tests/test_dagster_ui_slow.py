@@ -1,0 +1,111 @@
+"""What users do first: `dagster dev`, open the lineage page, click "Materialize all", and
+watch the run finish, in headless Chromium. Then the instance is asked whether every asset
+materialized and every check passed."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from .browser import headless_chromium
+from .conftest import PROJECT_ROOT
+
+ASSETS = {"arxiv_metadata", "arxiv_pdfs", "paper_pages", "quarantined_papers", "paper_chunks", "chunk_index",
+          "qa_dataset", "student_adapter", "rag_evaluation"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(2)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f}s")
+
+
+def _click_button(driver, label: str, timeout_s: float = 60) -> bool:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def find(d):
+        return next((b for b in d.find_elements(By.TAG_NAME, "button") if b.text.strip() == label), False)
+
+    try:
+        WebDriverWait(driver, timeout_s).until(find).click()
+        return True
+    except Exception:  # noqa: BLE001 - the button is optional for "Skip"
+        return False
+
+
+@pytest.fixture
+def dagster_dev(tmp_path):
+    """`dagster dev` on a free port with its own DAGSTER_HOME and data dir."""
+    home, data = tmp_path / "dagster_home", tmp_path / "data"
+    home.mkdir()
+    port = _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "SPARK_ARXIV_DATA_DIR": str(data)}
+    log = open(tmp_path / "dagster-dev.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port)],
+                              cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/server_info", 240)
+        yield f"http://127.0.0.1:{port}", home, data
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_materialize_all_from_the_ui_succeeds_with_every_check_passing(dagster_dev, test_output):
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, home, data = dagster_dev
+    instance = DagsterInstance.from_config(str(home))
+    with headless_chromium(1600, 1000) as driver:
+        driver.get(f"{url}/asset-groups")
+        _click_button(driver, "Skip", timeout_s=15)  # the first-visit newsletter dialog, if shown
+        assert _click_button(driver, "Materialize all"), "no 'Materialize all' button on the lineage page"
+
+        deadline = time.monotonic() + 900
+        while not instance.get_runs() and time.monotonic() < deadline:
+            time.sleep(2)
+        [run] = instance.get_runs()
+        while not instance.get_run_by_id(run.run_id).is_finished and time.monotonic() < deadline:
+            time.sleep(5)
+        run = instance.get_run_by_id(run.run_id)
+
+        driver.get(f"{url}/runs/{run.run_id}")
+        WebDriverWait(driver, 60).until(lambda d: "Success" in d.find_element(By.TAG_NAME, "body").text
+                                        or "Failure" in d.find_element(By.TAG_NAME, "body").text)
+        driver.save_screenshot(str(test_output / "dagster-run.png"))
+        page = driver.find_element(By.TAG_NAME, "body").text
+
+    assert run.status == DagsterRunStatus.SUCCESS, f"run {run.run_id} ended {run.status}"
+    assert "Success" in page
+    materialized = {r.event_log_entry.dagster_event.asset_key.to_user_string()
+                    for r in instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records}
+    assert materialized == ASSETS
+    checks = [r.event_log_entry.dagster_event.event_specific_data
+              for r in instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records]
+    assert len(checks) >= len(ASSETS) and [c.check_name for c in checks if not c.passed] == []
+    assert (data / "evaluation" / "summary.json").exists()
