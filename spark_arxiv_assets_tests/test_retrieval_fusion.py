@@ -84,3 +84,15 @@ def test_rank_summary_counts_misses_as_zero():
     assert row["questions"] == 4
     assert (row["hit@1"], row["hit@5"], row["hit@10"]) == (0.25, 0.5, 0.75)
     assert row["mrr"] == pytest.approx((1 + 1 / 3 + 0 + 1 / 10) / 4)
+
+
+def test_assets_refuse_an_index_built_with_another_embedding_model(encoder):
+    from spark_arxiv_assets.resources.models import EmbeddingModel
+
+    embedder = EmbeddingModel()
+    other, _ = update_chunk_index(None, chunks_for("2401.00001"), encoder, IndexOptions(), "some/other-model")
+    with pytest.raises(ValueError, match="re-materialize chunk_index"):
+        embedder.retriever(other)
+    same, _ = update_chunk_index(None, chunks_for("2401.00001"), encoder, IndexOptions(), embedder.model)
+    hits = embedder.retriever(same, fusion="rrf").search(PAPERS["2401.00001"][1], k=1)
+    assert hits[0].text == PAPERS["2401.00001"][1]

@@ -12,7 +12,6 @@ from ..core.generation import generate_chat
 from ..core.plots import grouped_bars
 from ..core.previews import markdown_table
 from ..core.rag_eval import VARIANTS, EvalItem, evaluate_rag, summarize
-from ..core.retrieval import Retriever
 from ..io_managers.atomic import atomic_write
 from ..resources.models import EmbeddingModel, load_student
 from ..settings import data_dir
@@ -58,7 +57,7 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
                 outputs = generate_chat(model, tokenizer, conversations, config.batch_size, config.max_new_tokens)
         return [o.text for o in outputs]
 
-    results = evaluate_rag(items, Retriever(chunk_index, embed, fusion=config.fusion, dense_weight=config.dense_weight),
+    results = evaluate_rag(items, embedder.retriever(chunk_index, fusion=config.fusion, dense_weight=config.dense_weight),
                            {"base": lambda c: run(c, False), "tuned": lambda c: run(c, True)}, embed, k=config.k)
     summary = summarize(results)
     by_source = results.groupby(["source", "variant"])["token_f1"].mean().unstack().round(3).reset_index()

@@ -11,7 +11,6 @@ from ..core.qa_cache import ReplyCache
 from ..core.qa_filters import FilterOptions, apply_filters, split_by_paper
 from ..core.qa_prompts import PROMPT_VERSION, TeacherOutputError, build_requests, parse_reply, prefill_for
 from ..core.rag_prompt import training_example
-from ..core.retrieval import Retriever
 from ..io_managers.atomic import atomic_write
 from ..resources.models import EmbeddingModel
 from ..resources.teacher import TeacherResource
@@ -109,7 +108,7 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
     options = FilterOptions(min_grounding=config.min_grounding, max_question_similarity=config.max_question_similarity,
                             min_question_answer_similarity=config.min_question_answer_similarity,
                             max_source_rank=config.max_source_rank)
-    kept, removed = apply_filters(raw, options, embed, Retriever(chunk_index, embed).rank_of)
+    kept, removed = apply_filters(raw, options, embed, embedder.retriever(chunk_index).rank_of)
     kept["split"] = split_by_paper(kept["paper_id"], config.eval_fraction, config.seed) if len(kept) else []
     kept["teacher"], kept["prompt_version"] = backend.identity, PROMPT_VERSION
     kept = kept[QA_COLUMNS]

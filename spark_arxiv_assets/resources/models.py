@@ -63,6 +63,19 @@ class EmbeddingModel(ConfigurableResource):
     def tokenizer(self):
         return self.load().tokenizer
 
+    def retriever(self, index, **options):
+        """A `Retriever` over `index` that embeds queries with this model. Refuses an index built
+        with another model: its vectors would not be comparable with the queries."""
+        from ..core.embeddings import encode_texts
+        from ..core.retrieval import Retriever
+
+        built_with = index.manifest.get("embedding_model")
+        if built_with not in (None, self.model):
+            raise ValueError(f"chunk_index was built with {built_with!r} but the embedder is {self.model!r}: "
+                             f"re-materialize chunk_index with this embedder (or set it back)")
+        encoder = self.load()
+        return Retriever(index, lambda texts: encode_texts(encoder, texts, self.batch_size), **options)
+
 
 BUNDLED_SMOLLM2 = {"SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"}
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
