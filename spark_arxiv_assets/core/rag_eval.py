@@ -36,7 +36,8 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
                          for item, hits in zip(items, retrieved)]
         answers = generators[model_name](conversations)
         for item, hits, answer in zip(items, retrieved, answers):
-            rank = first_relevant_rank(hits, LabelledQuestion(item.question, item.paper_id, (item.page,) if item.page else ()))
+            labelled = LabelledQuestion(item.question, item.paper_id, (item.page,) if item.page else ())
+            rank = first_relevant_rank(hits, labelled)
             rows.append({"variant": f"{model_name}{' + RAG' if with_rag else ''}", "model": model_name,
                          "rag": with_rag, "source": item.source, "question": item.question,
                          "reference": item.reference, "answer": answer, "token_f1": token_f1(answer, item.reference),

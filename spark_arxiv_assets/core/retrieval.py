@@ -2,8 +2,9 @@
 The chat app, the QA factory and the evaluation all search through this class.
 
 Hybrid fuses the two candidate lists by a convex combination of bounded-normalised scores
-(`convex_fusion`) by default; reciprocal rank fusion is kept as an option. On our question
-sets RRF came out below BM25 alone, while the convex combination did not (benchmarks/RESULTS.md)."""
+(`convex_fusion`) by default; reciprocal rank fusion is kept as an option. With the default
+chunking, RRF came out below BM25 alone on our question sets and the convex combination did not
+(benchmarks/RESULTS.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
