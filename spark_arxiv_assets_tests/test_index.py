@@ -86,6 +86,23 @@ def test_auto_kind_switches_to_ivf_above_threshold_and_stays_incremental():
     assert ids[:, 0].tolist() == smaller.chunks["vector_id"].iloc[:5].tolist()
 
 
+def test_ivf_lists_are_retrained_when_the_corpus_outgrows_them():
+    options = IndexOptions(kind="ivf", nprobe=64, retrain_growth=4.0)
+    first, stats = update_chunk_index(None, synthetic_chunks(1000), hashed_vectors, options, "h")
+    assert first.manifest["trained_on"] == 1000 and first.dense.index.nlist == 25  # 1000 // 39 points per list
+    grown, stats = update_chunk_index(first, synthetic_chunks(3900), hashed_vectors, options, "h")
+    assert not stats.rebuilt_dense and grown.manifest["trained_on"] == 1000 and grown.dense.index.nlist == 25
+    retrained, stats = update_chunk_index(grown, synthetic_chunks(4000), hashed_vectors, options, "h")
+    assert stats.rebuilt_dense and "retrained" in stats.rebuild_reason and stats.added == 100
+    assert retrained.manifest["trained_on"] == 4000 and retrained.dense.index.nlist == 102
+    shrunk, stats = update_chunk_index(retrained, synthetic_chunks(1000), hashed_vectors, options, "h")
+    assert stats.rebuilt_dense and shrunk.manifest["trained_on"] == 1000 and stats.added == 0
+    scores, ids = shrunk.dense.search(shrunk.vectors[:5], 1)
+    assert ids[:, 0].tolist() == shrunk.chunks["vector_id"].iloc[:5].tolist()
+    with pytest.raises(ValueError, match="retrain_growth"):
+        IndexOptions(retrain_growth=1.0)
+
+
 def test_reciprocal_rank_fusion_rewards_agreement():
     fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]])
     assert [item for item, _ in fused][:2] == [1, 3]

@@ -17,6 +17,7 @@ class IndexConfig(Config):
     ivf_threshold: int = 50_000
     nlist: int | None = None
     nprobe: int = 16
+    retrain_growth: float = 4.0  # retrain IVF lists when the corpus has grown (or shrunk) this much since training
     full_rebuild: bool = False  # ignore the previous index and re-embed everything
     embed_with_spark: bool = False  # encode inside Spark tasks (one model per executor) instead of in-process
 
@@ -38,9 +39,10 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
         progress.finish()
         return vectors
 
-    options = IndexOptions(config.kind, config.ivf_threshold, config.nlist, config.nprobe)
+    options = IndexOptions(config.kind, config.ivf_threshold, config.nlist, config.nprobe, config.retrain_growth)
     index, stats = update_chunk_index(previous, paper_chunks, embed, options, embedder.model)
-    context.log.info(f"index: +{stats.added} -{stats.removed} ={stats.kept} ({index.dense.kind}, {index.size} vectors)")
+    context.log.info(f"index: +{stats.added} -{stats.removed} ={stats.kept} ({index.dense.kind}, {index.size} vectors; "
+                     f"dense {stats.rebuild_reason or 'updated in place'})")
     return Output(index, metadata={
         "vectors": index.size,
         "dimension": index.manifest["dim"],
@@ -48,6 +50,8 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
         "embedding_model": embedder.model,
         "added": stats.added, "removed": stats.removed, "kept": stats.kept,
         "dense_rebuilt": stats.rebuilt_dense,
+        "dense_rebuild_reason": stats.rebuild_reason or "updated in place",
+        "ivf_trained_on": index.manifest["trained_on"] or 0,
         "embed_seconds": round(stats.embed_seconds, 2),
         "chunks_per_second": round(stats.added / stats.embed_seconds, 1) if stats.embed_seconds > 0 else 0.0,
         "build_seconds": round(stats.build_seconds, 3),

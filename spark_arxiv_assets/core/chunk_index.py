@@ -24,6 +24,11 @@ class IndexOptions:
     ivf_threshold: int = 50_000  # auto switches to IVF at this many vectors
     nlist: int | None = None  # IVF lists; default ≈ 4·√N
     nprobe: int = 16
+    retrain_growth: float = 4.0  # retrain IVF once the corpus is this many times larger (or smaller) than at training
+
+    def __post_init__(self) -> None:
+        if self.retrain_growth <= 1.0:
+            raise ValueError(f"retrain_growth must be > 1, not {self.retrain_growth}")
 
 
 @dataclass
@@ -68,6 +73,7 @@ class UpdateStats:
     removed: int = 0
     kept: int = 0
     rebuilt_dense: bool = False
+    rebuild_reason: str = ""  # why the dense index was built from scratch, if it was
     embed_seconds: float = 0.0
     build_seconds: float = 0.0
 
@@ -78,13 +84,16 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     """Adds vectors for chunks not in `previous`, removes those no longer present.
 
     The dense index is rebuilt only when its kind changes (e.g. the corpus crossed the IVF
-    threshold) or the embedding model changed; vectors are never recomputed for kept chunks
-    unless the model changed.
+    threshold), the embedding model changed, or an IVF index has grown or shrunk by
+    `retrain_growth` since its lists were trained (its centroids and list count then no longer
+    fit the data). Rebuilding reuses the stored vectors; vectors are never recomputed for kept
+    chunks unless the model changed.
     """
     stats = UpdateStats()
     wanted = chunks.drop_duplicates("vector_id")[CHUNK_TABLE_COLUMNS].reset_index(drop=True)
     wanted_ids = set(wanted["vector_id"].astype("int64").tolist())
-    if previous is not None and previous.manifest.get("embedding_model") != embedding_model:
+    model_changed = previous is not None and previous.manifest.get("embedding_model") != embedding_model
+    if model_changed:
         previous = None  # vectors from another model are not comparable
     old_ids = set(previous.chunks["vector_id"].astype("int64").tolist()) if previous is not None else set()
     new_rows = wanted[~wanted["vector_id"].isin(old_ids)]
@@ -110,16 +119,40 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     kind = choose_kind(options.kind, len(table), options.ivf_threshold)
     if kind == IVF and len(table) < MIN_IVF_VECTORS:
         kind = EXACT  # too few vectors to train IVF lists
-    if previous is not None and previous.dense.kind == kind:
+    stats.rebuild_reason = ("embedding model changed" if model_changed else
+                            _rebuild_reason(previous, kind, len(table), options.retrain_growth))
+    if not stats.rebuild_reason:
         dense = previous.dense
         dense.remove(removed_ids)
         dense.add(new_vectors, new_rows["vector_id"].to_numpy(dtype=np.int64))
+        trained_on = _trained_on(previous)
     else:
         dense = VectorIndex.build(vectors, ids, kind, options.nlist, options.nprobe)
-        stats.rebuilt_dense = True
+        stats.rebuilt_dense, trained_on = True, len(table) if kind == IVF else None
     dense.set_nprobe(options.nprobe)
     lexical = LexicalIndex.build(table["text"].tolist(), ids)
     stats.build_seconds = time.perf_counter() - started
     manifest = {"kind": dense.kind, "vectors": dense.size, "dim": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
-                "embedding_model": embedding_model, "nprobe": options.nprobe, "updated_at": time.time()}
+                "embedding_model": embedding_model, "nprobe": options.nprobe, "trained_on": trained_on,
+                "updated_at": time.time()}
     return ChunkIndex(vectors=vectors, chunks=table, dense=dense, lexical=lexical, manifest=manifest), stats
+
+
+def _trained_on(index: ChunkIndex) -> int | None:
+    """How many vectors the IVF lists were trained on (indexes saved before this was recorded:
+    their current size)."""
+    if index.dense.kind != IVF:
+        return None
+    return int(index.manifest.get("trained_on") or index.size)
+
+
+def _rebuild_reason(previous: ChunkIndex | None, kind: str, n_vectors: int, retrain_growth: float) -> str:
+    """Empty when the previous dense index can be updated in place."""
+    if previous is None:
+        return "new index"
+    if previous.dense.kind != kind:
+        return f"{previous.dense.kind} → {kind}"
+    trained_on = _trained_on(previous)
+    if trained_on and (n_vectors >= trained_on * retrain_growth or n_vectors * retrain_growth <= trained_on):
+        return f"IVF lists retrained: {n_vectors} vectors now, trained on {trained_on}"
+    return ""
