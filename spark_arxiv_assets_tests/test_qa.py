@@ -68,17 +68,19 @@ def test_each_filter_removes_what_it_should_and_reports_counts():
         ("Was reciprocal rank fusion evaluated with questions?", "reciprocal rank fusion questions"),  # repeats
         ("¿Cuál fue el valor de k en la fusión?", "k = 60"),                            # language
     ])
-    kept, removed = apply_filters(rows, FilterOptions(min_question_answer_similarity=0.0), fake_embed)
+    kept, removed, rejected = apply_filters(rows, FilterOptions(min_question_answer_similarity=0.0), fake_embed)
     assert kept["question"].tolist() == ["What value of k did reciprocal rank fusion use?"]
     assert removed["exact_duplicate"] == 1 and removed["not_grounded"] == 1
     assert removed["length_or_form"] == 2 and removed["answer_repeats_question"] == 1 and removed["language"] == 1
     assert sum(removed.values()) == len(rows) - 1
+    assert rejected["filter"].value_counts().to_dict() == {k: v for k, v in removed.items() if v}
+    assert rejected.loc[rejected["filter"] == "not_grounded", "answer"].tolist() == ["The moon is made of cheese"]
 
 
 def test_title_only_answers_are_removed():
     rows = _rows([("What is the paper's method called in its title?", "reciprocal rank fusion")],
                  title="Reciprocal Rank Fusion for Hybrid Retrieval")
-    kept, removed = apply_filters(rows, FilterOptions(min_question_answer_similarity=0.0), fake_embed)
+    kept, removed, _ = apply_filters(rows, FilterOptions(min_question_answer_similarity=0.0), fake_embed)
     assert kept.empty and removed["answerable_from_title"] == 1
 
 
@@ -93,12 +95,13 @@ def test_questions_that_cannot_find_their_own_chunk_are_removed():
         return {"c0": 1, "c1": None, "c2": 7}[chunk_id]  # c1's question retrieved other chunks only
 
     options = FilterOptions(min_question_answer_similarity=0.0, max_source_rank=8)
-    kept, removed = apply_filters(rows, options, fake_embed, source_rank)
+    kept, removed, rejected = apply_filters(rows, options, fake_embed, source_rank)
     assert kept["chunk_id"].tolist() == ["c0", "c2"] and kept["source_rank"].tolist() == [1, 7]
+    assert rejected[["chunk_id", "filter"]].values.tolist() == [["c1", "source_not_retrieved"]]
     assert removed["source_not_retrieved"] == 1 and searched == [("c0", 8), ("c1", 8), ("c2", 8)]
 
     off = FilterOptions(min_question_answer_similarity=0.0, max_source_rank=None)
-    kept, removed = apply_filters(rows, off, fake_embed, source_rank)
+    kept, removed, _ = apply_filters(rows, off, fake_embed, source_rank)
     assert len(kept) == 3 and "source_not_retrieved" not in removed and kept["source_rank"].isna().all()
 
 
@@ -199,6 +202,8 @@ def test_qa_asset_writes_split_datasets_and_only_generates_for_new_chunks(data_d
         frame = result.output_for_node("qa_dataset")
         assert meta["requests_generated_now"] == first_requests > 0 and meta["pairs_kept"] == len(frame) > 0
         assert "source_not_retrieved" in meta["removed_by_filter"]  # the round trip ran against the real index
+        rejected = pd.read_parquet(data_dir / "qa" / "rejected.parquet")
+        assert len(rejected) == sum(meta["removed_by_filter"].values()) and set(rejected["filter"]) <= set(meta["removed_by_filter"])
         assert frame["source_rank"].between(1, 10).all()
         assert set(frame["split"]) == {"train", "eval"}
         assert not set(frame.loc[frame.split == "train", "paper_id"]) & set(frame.loc[frame.split == "eval", "paper_id"])

@@ -42,7 +42,7 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
     options = IndexOptions(config.kind, config.ivf_threshold, config.nlist, config.nprobe, config.retrain_growth)
     index, stats = update_chunk_index(previous, paper_chunks, embed, options, embedder.model)
     context.log.info(f"index: +{stats.added} -{stats.removed} ={stats.kept} ({index.dense.kind}, {index.size} vectors; "
-                     f"dense {stats.rebuild_reason or 'updated in place'})")
+                     f"dense index: {stats.rebuild_reason or 'updated in place'})")
     return Output(index, metadata={
         "vectors": index.size,
         "dimension": index.manifest["dim"],

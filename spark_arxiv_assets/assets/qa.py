@@ -108,11 +108,15 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
     options = FilterOptions(min_grounding=config.min_grounding, max_question_similarity=config.max_question_similarity,
                             min_question_answer_similarity=config.min_question_answer_similarity,
                             max_source_rank=config.max_source_rank)
-    kept, removed = apply_filters(raw, options, embed, embedder.retriever(chunk_index).rank_of)
+    kept, removed, rejected = apply_filters(raw, options, embed, embedder.retriever(chunk_index).rank_of)
     kept["split"] = split_by_paper(kept["paper_id"], config.eval_fraction, config.seed) if len(kept) else []
     kept["teacher"], kept["prompt_version"] = backend.identity, PROMPT_VERSION
     kept = kept[QA_COLUMNS]
     paths = _write_outputs(kept)
+    rejected_path = data_dir() / "qa" / "rejected.parquet"
+    atomic_write(rejected_path, lambda tmp: rejected[["filter", "question", "answer", "paper_id", "chunk_id"]]
+                 .to_parquet(tmp, index=False))
+    paths["rejected"] = str(rejected_path)
     funnel = pd.DataFrame([{"stage": "teacher requests", "rows": len(requests)},
                            {"stage": "failed calls", "rows": -call_failures},
                            {"stage": "unparseable replies", "rows": -parse_failures},
@@ -137,6 +141,8 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
         "eval_papers": int(kept.loc[kept["split"] == "eval", "paper_id"].nunique()),
         "funnel": MetadataValue.md(markdown_table(funnel, max_rows=20)),
         "removed_by_filter": MetadataValue.json(removed),
+        "rejected_examples": MetadataValue.md(markdown_table(
+            rejected.groupby("filter", sort=False).head(3)[["filter", "question", "answer"]], max_rows=30, max_chars=90)),
         "teacher": MetadataValue.json(teacher.public_config()),
         "prompt_version": PROMPT_VERSION,
         "completion_tokens": tokens,

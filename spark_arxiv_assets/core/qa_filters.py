@@ -78,20 +78,23 @@ def near_duplicate_mask(vectors: np.ndarray, threshold: float) -> np.ndarray:
 
 def apply_filters(rows: pd.DataFrame, options: FilterOptions, embed: Callable[[list[str]], np.ndarray],
                   source_rank: Callable[[str, str, int], int | None] | None = None
-                  ) -> tuple[pd.DataFrame, dict[str, int]]:
+                  ) -> tuple[pd.DataFrame, dict[str, int], pd.DataFrame]:
     """`rows` has question, answer, context, title, chunk_id. Returns kept rows (with grounding
-    and source_rank columns) and {filter name: rows removed}, in the order the filters ran.
+    and source_rank columns), {filter name: rows removed} in the order the filters ran, and the
+    removed rows themselves with the name of the filter that removed each (`filter`).
 
     `source_rank(question, chunk_id, k)` is the rank of the question's own chunk when the
     question is searched (a round trip): a question that cannot find its passage among the
     top `max_source_rank` is too vague to train or evaluate on ("What does the paper propose?")."""
     removed: dict[str, int] = {}
+    rejected: list[pd.DataFrame] = []
     frame = rows.copy()
 
     def run(name: str, mask: pd.Series | np.ndarray) -> None:
         nonlocal frame
         mask = np.asarray(mask, dtype=bool)
         removed[name] = int((~mask).sum())
+        rejected.append(frame[~mask].assign(filter=name))
         frame = frame[mask].reset_index(drop=True)
 
     run("length_or_form", [_length_ok(q, options.question_words) and _length_ok(a, options.answer_words)
@@ -115,7 +118,9 @@ def apply_filters(rows: pd.DataFrame, options: FilterOptions, embed: Callable[[l
     if source_rank is not None and options.max_source_rank:  # last: one search per surviving question
         frame["source_rank"] = [source_rank(q, c, options.max_source_rank) for q, c in zip(frame["question"], frame["chunk_id"])]
         run("source_not_retrieved", frame["source_rank"].notna())
-    return frame.drop(columns="_row"), removed
+    rejected_rows = pd.concat(rejected, ignore_index=True).drop(columns="_row", errors="ignore") if rejected else \
+        rows.assign(filter=pd.Series(dtype=str)).iloc[:0]
+    return frame.drop(columns="_row"), removed, rejected_rows
 
 
 def split_by_paper(paper_ids: pd.Series, eval_fraction: float, seed: int) -> pd.Series:
