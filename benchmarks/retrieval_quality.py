@@ -106,8 +106,8 @@ def main() -> dict:
     everything = list(question_sets)
     counts = {name: len(qs) for name, qs in question_sets.items()}
 
-    sections = [f"**Held-out set** ({counts['holdout']} questions, evaluated once after the fusion was "
-                f"frozen): {hybrid_vs_best_single(default['ranks'], ['holdout'])}\n\n"
+    sections = [f"**Held-out set** ({counts['holdout']} questions, written after the fusion was frozen "
+                f"and never used to choose it): {hybrid_vs_best_single(default['ranks'], ['holdout'])}\n\n"
                 + markdown_table(table(default["ranks"], ["holdout"]))]
     for name in ("A", "B"):
         sections.append(f"**Set {name}** ({counts[name]} questions, used to choose the fusion)\n\n"
