@@ -23,6 +23,7 @@ setup(
         "sentence-transformers==6.2.0",
         "faiss-cpu==1.15.1",
         "bm25s==0.3.16",
+        "PyStemmer==3.1.0",  # BM25's Snowball stemming; indexes and queries must agree on it
         "pymupdf==2.0",
         "rapidocr-onnxruntime==1.4.4",
         "langchain-text-splitters==1.1.3",

@@ -114,3 +114,13 @@ def test_empty_corpus_gives_an_empty_index(encoder):
     index, stats = update_chunk_index(None, empty.reindex(columns=chunks_for("2401.00001").columns), encoder,
                                       IndexOptions(), "m")
     assert index.size == 0 and Retriever(index, encoder).search("anything") == []
+
+
+def test_bm25_matches_word_forms_through_stemming():
+    """Without the stemmer (a fresh install once lacked PyStemmer) 'fusing rankings' shares no
+    term with 'fused ranking' and BM25 finds nothing."""
+    from spark_arxiv_assets.core.lexical_index import LexicalIndex
+
+    lexical = LexicalIndex.build(["The fused ranking beats each retriever.", "OCR reads scanned pages."],
+                                 np.array([11, 22]))
+    assert [vid for vid, _ in lexical.search("fusing rankings", 2)] == [11]

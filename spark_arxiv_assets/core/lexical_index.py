@@ -6,13 +6,9 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+import Stemmer  # PyStemmer: a required dependency, since an index and its queries must be stemmed alike
 
-try:
-    import Stemmer  # PyStemmer
-
-    _STEMMER = Stemmer.Stemmer("english")
-except ImportError:  # stemming is an improvement, not a requirement
-    _STEMMER = None
+_STEMMER = Stemmer.Stemmer("english")
 
 
 def _tokenize(texts: list[str]):
