@@ -3,7 +3,6 @@ watch the run finish, in headless Chromium. Then the instance is asked whether e
 materialized and every check passed."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,11 @@ import urllib.request
 import pytest
 
 from .browser import headless_chromium
+from .fakes.loopback import free_port
 from .conftest import PROJECT_ROOT
 
 ASSETS = {"arxiv_metadata", "arxiv_pdfs", "paper_pages", "quarantined_papers", "paper_chunks", "chunk_index",
           "qa_dataset", "student_adapter", "rag_evaluation"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(url: str, timeout_s: float) -> None:
@@ -55,7 +49,7 @@ def dagster_dev(tmp_path):
     """`dagster dev` on a free port with its own DAGSTER_HOME and data dir."""
     home, data = tmp_path / "dagster_home", tmp_path / "data"
     home.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "SPARK_ARXIV_DATA_DIR": str(data)}
     log = open(tmp_path / "dagster-dev.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port)],

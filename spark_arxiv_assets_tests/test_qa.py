@@ -90,18 +90,18 @@ def test_questions_that_cannot_find_their_own_chunk_are_removed():
                   ("How many questions were used to measure MRR?", "450")])
     searched = []
 
-    def source_rank(question, chunk_id, k):
-        searched.append((chunk_id, k))
-        return {"c0": 1, "c1": None, "c2": 7}[chunk_id]  # c1's question retrieved other chunks only
+    def source_ranks(questions, chunk_ids, k, vectors):
+        searched.append((chunk_ids, k, vectors.shape[0]))
+        return [{"c0": 1, "c1": None, "c2": 7}[c] for c in chunk_ids]  # c1's question retrieved other chunks only
 
     options = FilterOptions(min_question_answer_similarity=0.0, max_source_rank=8)
-    kept, removed, rejected = apply_filters(rows, options, fake_embed, source_rank)
+    kept, removed, rejected = apply_filters(rows, options, fake_embed, source_ranks)
     assert kept["chunk_id"].tolist() == ["c0", "c2"] and kept["source_rank"].tolist() == [1, 7]
     assert rejected[["chunk_id", "filter"]].values.tolist() == [["c1", "source_not_retrieved"]]
-    assert removed["source_not_retrieved"] == 1 and searched == [("c0", 8), ("c1", 8), ("c2", 8)]
+    assert removed["source_not_retrieved"] == 1 and searched == [(["c0", "c1", "c2"], 8, 3)]  # one batch
 
     off = FilterOptions(min_question_answer_similarity=0.0, max_source_rank=None)
-    kept, removed, _ = apply_filters(rows, off, fake_embed, source_rank)
+    kept, removed, _ = apply_filters(rows, off, fake_embed, source_ranks)
     assert len(kept) == 3 and "source_not_retrieved" not in removed and kept["source_rank"].isna().all()
 
 

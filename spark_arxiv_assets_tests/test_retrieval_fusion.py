@@ -53,13 +53,24 @@ def test_hybrid_finds_a_chunk_from_its_own_words_with_either_fusion(encoder, fus
             assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-def test_rank_of_finds_a_question_s_own_chunk(encoder):
+def test_source_ranks_find_each_question_s_own_chunk_in_one_batch(encoder):
     index, _ = update_chunk_index(None, chunks_for(*PAPERS), encoder, IndexOptions(), "m")
     retriever = Retriever(index, encoder)
     own = index.chunks.set_index("text")["chunk_id"]
-    question = "Which 4-bit data type stores the frozen base model in QLoRA?"
-    assert retriever.rank_of(question, own[PAPERS["2401.00002"][0]], k=3) == 1
-    assert retriever.rank_of(question, own[PAPERS["2401.00003"][1]], k=1) is None
+    questions = ["Which 4-bit data type stores the frozen base model in QLoRA?",
+                 "Which 4-bit data type stores the frozen base model in QLoRA?",
+                 "What does optical character recognition recover?"]
+    chunk_ids = [own[PAPERS["2401.00002"][0]], own[PAPERS["2401.00003"][1]], own[PAPERS["2401.00003"][0]]]
+    encoder.seen.clear()
+    assert retriever.source_ranks(questions, chunk_ids, k=1) == [1, None, 1]
+    assert encoder.seen == questions  # embedded once, together
+    vectors = encoder(questions)
+    encoder.seen.clear()
+    assert retriever.source_ranks(questions, chunk_ids, k=1, query_vectors=vectors) == [1, None, 1]
+    assert encoder.seen == []  # given vectors are not embedded again
+    singles = [retriever.search(q, k=3) for q in questions]
+    assert [[h.chunk_id for h in hits] for hits in retriever.search_many(questions, k=3)] == \
+        [[h.chunk_id for h in hits] for hits in singles]
 
 
 def _hit(paper_id, start, end):

@@ -1,7 +1,6 @@
 """`spark.master` is configuration: the same asset runs on a standalone Spark cluster
 (master + worker started from the pyspark wheel) without code changes."""
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,9 @@ from dagster import materialize
 
 from spark_arxiv_assets.definitions import all_assets, build_resources
 
+from .fakes.loopback import free_port
+
 SPARK_HOME = Path(__import__("pyspark").__file__).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(path: Path, text: str, timeout: float) -> None:
@@ -34,17 +29,17 @@ def _wait_for(path: Path, text: str, timeout: float) -> None:
 def standalone_master(tmp_path):
     env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "PYSPARK_PYTHON": sys.executable}
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
-    port = _free_port()
+    port = free_port()
     master_url = f"spark://127.0.0.1:{port}"
     logs = {name: tmp_path / f"{name}.log" for name in ("master", "worker")}
     procs = [subprocess.Popen([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                               "--port", str(port), "--webui-port", str(_free_port())],
+                               "--port", str(port), "--webui-port", str(free_port())],
                               stdout=logs["master"].open("w"), stderr=subprocess.STDOUT, env=env)]
     try:
         _wait_for(logs["master"], "I have been elected leader", 60)
         procs.append(subprocess.Popen([spark_class, "org.apache.spark.deploy.worker.Worker", master_url,
                                        "--host", "127.0.0.1", "--cores", "1", "--memory", "1g",
-                                       "--webui-port", str(_free_port())],
+                                       "--webui-port", str(free_port())],
                                       stdout=logs["worker"].open("w"), stderr=subprocess.STDOUT, env=env))
         _wait_for(logs["worker"], "Successfully registered with master", 60)
         yield master_url

@@ -68,6 +68,8 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
         "questions": len(items),
         "eval_split_questions": sum(i.source == "eval_split" for i in items),
         "fixed_questions": sum(i.source == "fixed" for i in items),
+        "retrieval": f"hybrid, {config.fusion}" + (f" (dense weight {config.dense_weight})" if config.fusion == "convex" else "")
+                     + f", top {config.k}",
         "summary": MetadataValue.md(markdown_table(summary)),
         "token_f1_by_source": MetadataValue.md(markdown_table(by_source)),
         "chart": MetadataValue.md(grouped_bars(summary, ["token_f1", "similarity", "faithfulness"], "variant")),

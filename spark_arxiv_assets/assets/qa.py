@@ -108,7 +108,7 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
     options = FilterOptions(min_grounding=config.min_grounding, max_question_similarity=config.max_question_similarity,
                             min_question_answer_similarity=config.min_question_answer_similarity,
                             max_source_rank=config.max_source_rank)
-    kept, removed, rejected = apply_filters(raw, options, embed, embedder.retriever(chunk_index).rank_of)
+    kept, removed, rejected = apply_filters(raw, options, embed, embedder.retriever(chunk_index).source_ranks)
     kept["split"] = split_by_paper(kept["paper_id"], config.eval_fraction, config.seed) if len(kept) else []
     kept["teacher"], kept["prompt_version"] = backend.identity, PROMPT_VERSION
     kept = kept[QA_COLUMNS]

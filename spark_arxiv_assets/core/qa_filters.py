@@ -77,15 +77,16 @@ def near_duplicate_mask(vectors: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def apply_filters(rows: pd.DataFrame, options: FilterOptions, embed: Callable[[list[str]], np.ndarray],
-                  source_rank: Callable[[str, str, int], int | None] | None = None
+                  source_ranks: Callable[[list[str], list[str], int, np.ndarray], list[int | None]] | None = None
                   ) -> tuple[pd.DataFrame, dict[str, int], pd.DataFrame]:
     """`rows` has question, answer, context, title, chunk_id. Returns kept rows (with grounding
     and source_rank columns), {filter name: rows removed} in the order the filters ran, and the
     removed rows themselves with the name of the filter that removed each (`filter`).
 
-    `source_rank(question, chunk_id, k)` is the rank of the question's own chunk when the
-    question is searched (a round trip): a question that cannot find its passage among the
-    top `max_source_rank` is too vague to train or evaluate on ("What does the paper propose?")."""
+    `source_ranks(questions, chunk_ids, k, question_vectors)` gives the rank of each question's
+    own chunk when the question is searched (a round trip): a question that cannot find its
+    passage among the top `max_source_rank` is too vague to train or evaluate on ("What does
+    the paper propose?"). It gets the question vectors computed here, so nothing is embedded twice."""
     removed: dict[str, int] = {}
     rejected: list[pd.DataFrame] = []
     frame = rows.copy()
@@ -115,12 +116,11 @@ def apply_filters(rows: pd.DataFrame, options: FilterOptions, embed: Callable[[l
     run("near_duplicate", near_duplicate_mask(question_vectors[frame["_row"].to_numpy()], options.max_question_similarity)
         if len(frame) else [])
     frame["source_rank"] = np.nan
-    if source_rank is not None and options.max_source_rank:  # last: one search per surviving question
-        frame["source_rank"] = [source_rank(q, c, options.max_source_rank) for q, c in zip(frame["question"], frame["chunk_id"])]
+    if source_ranks is not None and options.max_source_rank and len(frame):  # last: fewest questions to search
+        frame["source_rank"] = source_ranks(frame["question"].tolist(), frame["chunk_id"].tolist(),
+                                            options.max_source_rank, question_vectors[frame["_row"].to_numpy()])
         run("source_not_retrieved", frame["source_rank"].notna())
-    rejected_rows = pd.concat(rejected, ignore_index=True).drop(columns="_row", errors="ignore") if rejected else \
-        rows.assign(filter=pd.Series(dtype=str)).iloc[:0]
-    return frame.drop(columns="_row"), removed, rejected_rows
+    return frame.drop(columns="_row"), removed, pd.concat(rejected, ignore_index=True).drop(columns="_row", errors="ignore")
 
 
 def split_by_paper(paper_ids: pd.Series, eval_fraction: float, seed: int) -> pd.Series:

@@ -29,7 +29,7 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
                  embed: Callable[[list[str]], np.ndarray], k: int = 3) -> pd.DataFrame:
     """One row per (item, variant): the answer, token F1, embedding similarity to the
     reference, faithfulness to the retrieved passages (RAG variants) and retrieval hit@k."""
-    retrieved = [retriever.search(item.question, k=k) for item in items]
+    retrieved = retriever.search_many([item.question for item in items], k=k)
     rows = []
     for model_name, with_rag in VARIANTS:
         conversations = [answer_messages(item.question, [h.text for h in hits] if with_rag else None)

@@ -80,19 +80,32 @@ class Retriever:
         self.index, self.embed_query, self.candidates = index, embed_query, candidates
         self.fusion, self.dense_weight = fusion, dense_weight
 
-    def dense_ranking(self, query: str, k: int) -> list[tuple[int, float]]:
-        if not self.index.size:
-            return []
-        scores, ids = self.index.dense.search(self.embed_query([query]), min(k, self.index.size))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+    def dense_rankings(self, queries: list[str], k: int, query_vectors: np.ndarray | None = None
+                       ) -> list[list[tuple[int, float]]]:
+        """One FAISS search for all queries; `query_vectors` skips embedding them again."""
+        if not self.index.size or not queries:
+            return [[] for _ in queries]
+        vectors = self.embed_query(queries) if query_vectors is None else query_vectors
+        scores, ids = self.index.dense.search(vectors, min(k, self.index.size))
+        return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+                for row_ids, row_scores in zip(ids, scores)]
 
     def bm25_ranking(self, query: str, k: int) -> list[tuple[int, float]]:
         return self.index.lexical.search(query, k)
 
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+        return self.search_many([query], k, mode)[0]
+
+    def search_many(self, queries: list[str], k: int = 5, mode: Mode = "hybrid",
+                    query_vectors: np.ndarray | None = None) -> list[list[Hit]]:
+        """Hits per query, best first; the queries are embedded in one batch."""
         depth = max(k, self.candidates)
-        dense = self.dense_ranking(query, depth) if mode in ("dense", "hybrid") else []
-        lexical = self.bm25_ranking(query, depth) if mode in ("bm25", "hybrid") else []
+        dense_lists = (self.dense_rankings(queries, depth, query_vectors) if mode in ("dense", "hybrid")
+                       else [[] for _ in queries])
+        return [self._hits(dense, self.bm25_ranking(query, depth) if mode in ("bm25", "hybrid") else [], k, mode)
+                for query, dense in zip(queries, dense_lists)]
+
+    def _hits(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], k: int, mode: Mode) -> list[Hit]:
         dense_rank = {vid: r for r, (vid, _) in enumerate(dense, start=1)}
         bm25_rank = {vid: r for r, (vid, _) in enumerate(lexical, start=1)}
         if mode == "dense":
@@ -110,7 +123,8 @@ class Retriever:
                     dense_rank=dense_rank.get(v), bm25_rank=bm25_rank.get(v))
                 for (v, s), row in zip(ranked, rows.itertuples(index=False))]
 
-    def rank_of(self, query: str, chunk_id: str, k: int, mode: Mode = "hybrid") -> int | None:
-        """Rank (from 1) of `chunk_id` among the top `k` hits for `query`; None if it is not there."""
-        return next((rank for rank, hit in enumerate(self.search(query, k=k, mode=mode), start=1)
-                     if hit.chunk_id == chunk_id), None)
+    def source_ranks(self, queries: list[str], chunk_ids: list[str], k: int,
+                     query_vectors: np.ndarray | None = None) -> list[int | None]:
+        """Per query, the rank (from 1) of its own chunk among the top `k` hybrid hits; None if absent."""
+        return [next((rank for rank, hit in enumerate(hits, start=1) if hit.chunk_id == chunk_id), None)
+                for hits, chunk_id in zip(self.search_many(queries, k, "hybrid", query_vectors), chunk_ids)]

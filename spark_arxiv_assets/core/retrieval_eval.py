@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
 from .retrieval import Hit, Retriever
 
 
@@ -32,7 +30,8 @@ def first_relevant_rank(hits: list[Hit], item: LabelledQuestion) -> int | None:
 def first_relevant_ranks(retriever: Retriever, questions: list[LabelledQuestion], mode: str, depth: int = 10
                          ) -> list[int | None]:
     """Per question, the rank of the first relevant hit within `depth` (None: not found)."""
-    return [first_relevant_rank(retriever.search(q.question, k=depth, mode=mode), q) for q in questions]
+    hits_per_question = retriever.search_many([q.question for q in questions], k=depth, mode=mode)
+    return [first_relevant_rank(hits, q) for hits, q in zip(hits_per_question, questions)]
 
 
 def summarize_ranks(ranks: list[int | None], ks=(1, 5, 10)) -> dict:
@@ -42,10 +41,3 @@ def summarize_ranks(ranks: list[int | None], ks=(1, 5, 10)) -> dict:
         row[f"hit@{k}"] = sum(r is not None and r <= k for r in ranks) / max(1, len(ranks))
     row["mrr"] = sum(1.0 / r for r in ranks if r) / max(1, len(ranks))
     return row
-
-
-def evaluate_retrieval(retriever: Retriever, questions: list[LabelledQuestion], modes=("dense", "bm25", "hybrid"),
-                       ks=(1, 5, 10)) -> pd.DataFrame:
-    """One row per mode: hit@k for each k and mean reciprocal rank (over the top max(ks))."""
-    return pd.DataFrame([{"mode": mode, **summarize_ranks(first_relevant_ranks(retriever, questions, mode, max(ks)), ks)}
-                         for mode in modes])
