@@ -1,10 +1,13 @@
-"""Shared fixtures: an isolated data dir per test, the shared corpora, the real MiniLM encoder."""
+"""Shared fixtures: an isolated data dir per test, the shared corpora, the real MiniLM encoder,
+and a session-end check that no process started by the suite is still running."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
+
+from .processes import command_line, descendants, is_alive, reap_tree
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CORPORA = PROJECT_ROOT.parent / "shared" / "corpora"
@@ -17,6 +20,37 @@ def _shared_model_cache(tmp_path_factory):
     os.environ.setdefault("SPARK_ARXIV_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
     os.environ.setdefault("SPARK_ARXIV_SPARK_MASTER", "local[2]")
     yield
+
+
+def _stop_local_spark() -> None:
+    """Stops the in-process SparkContext and the JVM that py4j started for it (which would
+    otherwise live until the interpreter exits)."""
+    import sys
+
+    if "pyspark" not in sys.modules:
+        return
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        gateway.shutdown()
+        reap_tree(gateway.proc.pid, direct=gateway.proc)
+        SparkContext._gateway = SparkContext._jvm = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_left_behind():
+    """Fails the run, by pid and command line, if anything the suite started outlives it."""
+    yield
+    _stop_local_spark()
+    left = sorted(pid for pid in descendants(os.getpid()) if is_alive(pid))
+    if left:
+        report = "; ".join(f"{pid} {command_line(pid)}" for pid in left)
+        for pid in left:
+            reap_tree(pid)
+        pytest.fail(f"processes left running by the test suite: {report}")
 
 
 @pytest.fixture

@@ -54,7 +54,17 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
     return app
 
 
+QUEUE_SIZE = 16  # waiting requests beyond this are refused at once with Gradio's "queue is full"
+
+
+def serve(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, queue_size: int = QUEUE_SIZE,
+          block: bool = True) -> gr.Blocks:
+    """One answer at a time (the model is shared); a bounded queue, so a burst of users gets
+    a prompt "busy, try again" instead of waits that grow without limit."""
+    app.queue(default_concurrency_limit=1, max_size=queue_size)
+    app.launch(server_name=host, server_port=port, show_error=True, prevent_thread_lock=not block, quiet=not block)
+    return app
+
+
 def launch(host: str = "127.0.0.1", port: int = 7860, max_new_tokens: int = 192, base_model: str | None = None) -> None:
-    engine = ChatEngine(base_model=base_model, max_new_tokens=max_new_tokens)
-    app = build_app(engine)
-    app.queue(default_concurrency_limit=1).launch(server_name=host, server_port=port, show_error=True)
+    serve(build_app(ChatEngine(base_model=base_model, max_new_tokens=max_new_tokens)), host, port)

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 _DIGITS = re.compile(r"\d+")
-_HYPHEN_BREAK = re.compile(r"(\w)[-\u00ad]\n\s*([a-z])")
+_HYPHEN_BREAK = re.compile(r"(\w[\w\-]*?)([-\u00ad])\n\s*([a-z]\w*)")
 _SPACES = re.compile(r"\s+")
 _REFERENCES_HEADING = re.compile(r"^\s*(?:\d+\.?\s*)?(references|bibliography|literature cited)\s*$", re.I)
 _APPENDIX_HEADING = re.compile(r"^\s*(appendix\b|appendices\b|[A-H](?:\.\d+)?\s+[A-Z][A-Za-z]+(?: [A-Za-z\-]+){0,8}$)", re.I)
@@ -93,12 +93,23 @@ def drop_reference_list(pages: list[list[str]], stats: CleaningStats) -> list[li
 _NUMBERED_HEADING = re.compile(r"^(\s*(?:\d+(?:\.\d+)*|[A-H](?:\.\d+)*)\.?\s+[A-Z][\w\-]*(?:[ \t]+[\w\-]+){0,5})[ \t]*$", re.M)
 
 
+def _join_line_break(match: re.Match, text: str) -> str:
+    """'exam-\\nple' → 'example', but a compound keeps its hyphen: 'state-of-the-\\nart' →
+    'state-of-the-art', and so does any word written with that hyphen elsewhere in the text."""
+    head, hyphen, tail = match.groups()
+    if hyphen == "\u00ad":  # a soft hyphen only ever marks a break inside a word
+        return head + tail
+    if "-" in head or f"{head}-{tail}" in text:
+        return f"{head}-{tail}"
+    return head + tail
+
+
 def normalise_text(text: str) -> str:
     """NFKC (ligatures), joins words hyphenated across line breaks, ends numbered section
     headings with a period (so '2 Setup' does not run into the next sentence), collapses
     whitespace."""
     text = unicodedata.normalize("NFKC", text)
-    text = _HYPHEN_BREAK.sub(r"\1\2", text)
+    text = _HYPHEN_BREAK.sub(lambda m: _join_line_break(m, text), text)
     text = _NUMBERED_HEADING.sub(r"\1.", text)
     return _SPACES.sub(" ", text).strip()
 

@@ -8,16 +8,30 @@ import sys
 from dagster_pyspark import LazyPySparkResource
 
 
+LOOPBACK = "127.0.0.1"
+
+
+def driver_host() -> str:
+    """Where executors reach the driver: loopback unless SPARK_ARXIV_DRIVER_HOST names an
+    address the cluster can route to."""
+    return os.environ.get("SPARK_ARXIV_DRIVER_HOST", LOOPBACK)
+
+
 def default_spark_config() -> dict[str, str]:
     """`spark.master` comes from SPARK_ARXIV_SPARK_MASTER (default `local[*]`); any key can
-    be overridden in the launchpad under resources.pyspark.config.spark_config."""
+    be overridden in the launchpad under resources.pyspark.config.spark_config.
+
+    The driver (RPC and block manager) listens on the driver host only, loopback by default,
+    and the UI is off: a laptop run opens no port to the network."""
+    host = driver_host()
     return {
         "spark.master": os.environ.get("SPARK_ARXIV_SPARK_MASTER", "local[*]"),
         "spark.app.name": "spark_arxiv_assets",
         # Executors must run the same Python (and packages) as the driver.
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
-        "spark.driver.host": os.environ.get("SPARK_ARXIV_DRIVER_HOST", "127.0.0.1"),
+        "spark.driver.host": host,
+        "spark.driver.bindAddress": os.environ.get("SPARK_ARXIV_DRIVER_BIND_ADDRESS", host),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",  # progress goes to Dagster logs instead
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -28,6 +42,9 @@ def default_spark_config() -> dict[str, str]:
 def make_spark_resource(overrides: dict[str, str] | None = None) -> LazyPySparkResource:
     # `spark.pyspark.python` is read by spark-submit only; an in-process session takes the env var.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if driver_host() == LOOPBACK:
+        # Without it Spark looks up the machine's external address (and logs that it will use it).
+        os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK)
     return LazyPySparkResource(spark_config={**default_spark_config(), **(overrides or {})})
 
 
