@@ -11,6 +11,8 @@ import pytest
 from spark_arxiv_assets.io_managers.atomic import VersionedDir, atomic_write
 from spark_arxiv_assets.io_managers.parquet import read_table, write_table
 
+from .processes import reap_tree
+
 KILLED_WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
@@ -36,10 +38,14 @@ KILLED_WRITER = textwrap.dedent("""
 
 
 def _kill_mid_write(kind: str, target) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, kind, str(target)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "writing"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, kind, str(target)], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        reap_tree(proc.pid, pgid=proc.pid, direct=proc)
+        proc.stdout.close()
 
 
 def test_killed_table_write_keeps_previous_table(tmp_path):

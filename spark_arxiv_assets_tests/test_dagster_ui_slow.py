@@ -2,8 +2,6 @@
 watch the run finish, in headless Chromium. Then the instance is asked whether every asset
 materialized and every check passed."""
 import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -11,8 +9,9 @@ import urllib.request
 import pytest
 
 from .browser import headless_chromium
-from .fakes.loopback import free_port
 from .conftest import PROJECT_ROOT
+from .fakes.loopback import free_port
+from .processes import reaped_process
 
 ASSETS = {"arxiv_metadata", "arxiv_pdfs", "paper_pages", "quarantined_papers", "paper_chunks", "chunk_index",
           "qa_dataset", "student_adapter", "rag_evaluation"}
@@ -51,19 +50,10 @@ def dagster_dev(tmp_path):
     home.mkdir()
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "SPARK_ARXIV_DATA_DIR": str(data)}
-    log = open(tmp_path / "dagster-dev.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port)],
-                              cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    command = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port)]
+    with reaped_process(command, tmp_path / "dagster-dev.log", env=env, cwd=PROJECT_ROOT):
         _wait_for(f"http://127.0.0.1:{port}/server_info", 240)
         yield f"http://127.0.0.1:{port}", home, data
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.mark.slow

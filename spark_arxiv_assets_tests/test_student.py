@@ -50,7 +50,7 @@ def test_lora_training_writes_a_peft_adapter_that_loads_and_generates(tiny_model
     report = train_lora(str(tiny_model_dir), EXAMPLES[:6], EXAMPLES[6:], TrainingOptions(max_steps=4, batch_size=2,
                         learning_rate=5e-3), tmp_path, log=lambda _: None, device="cpu")
     assert report.steps == 4 and len(report.losses) == 4 and report.eval_loss is not None
-    assert report.dtype == "float32" and report.quantization == "none"
+    assert report.dtype == "float32" and report.quantization == "none" and report.quantized_layers == 0
     assert 0 < report.trainable_parameters < report.total_parameters and report.tokens_per_second > 0
     assert {"adapter_config.json", "adapter_model.safetensors", "training_report.json"} <= {p.name for p in tmp_path.iterdir()}
     assert not (tmp_path / "checkpoints").exists()
@@ -69,6 +69,7 @@ def test_qlora_4bit_trains_on_cpu_with_bitsandbytes(tiny_model_dir, tmp_path):
     report = train_lora(str(tiny_model_dir), EXAMPLES[:4], [], TrainingOptions(max_steps=2, batch_size=2, quantization="4bit"),
                         tmp_path, log=lambda _: None, device="cpu")
     assert report.quantization == "nf4-4bit" and report.steps == 2
+    assert report.quantized_layers == 2 * 7  # q, k, v, o, gate, up, down in each of the 2 layers; lm_head stays full
     config = json.loads((tmp_path / "adapter_config.json").read_text())
     assert config["r"] == 16
 

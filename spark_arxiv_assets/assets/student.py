@@ -56,6 +56,7 @@ def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_da
         "device": report.device,
         "dtype": report.dtype,
         "quantization": report.quantization,
+        "quantized_layers": report.quantized_layers,
         "trainable_parameters": report.trainable_parameters,
         "trainable_share": round(report.trainable_parameters / report.total_parameters, 5),
         "train_examples": report.train_examples,

@@ -44,6 +44,7 @@ class TrainingReport:
     tokens_seen: int
     tokens_per_second: float
     peak_memory_mb: float
+    quantized_layers: int = 0  # bitsandbytes 4-bit linear layers found in the trained model
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, training loss)
     eval_loss: float | None = None
 
@@ -60,6 +61,15 @@ def precision_for(device: str) -> tuple[str, dict]:
             return "bfloat16", {"bf16": True, "fp16": False}
         return "float16", {"bf16": False, "fp16": True}
     return "float32", {"bf16": False, "fp16": False}
+
+
+def count_4bit_layers(model) -> int:
+    """Linear layers really held in 4 bits (what QLoRA promises), counted on the model."""
+    try:
+        from bitsandbytes.nn import Linear4bit
+    except ImportError:
+        return 0
+    return sum(isinstance(module, Linear4bit) for module in model.modules())
 
 
 def prompt_completion_rows(examples: list[dict]) -> list[dict]:
@@ -135,6 +145,7 @@ def train_lora(model_path: str, train: list[dict], evaluation: list[dict], optio
                          processing_class=tokenizer, peft_config=lora, callbacks=[ProgressCallback()])
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
+    quantized_layers = count_4bit_layers(trainer.model)
     result = trainer.train()
     seconds = time.perf_counter() - started
     eval_loss = float(trainer.evaluate()["eval_loss"]) if evaluation else None
@@ -149,7 +160,8 @@ def train_lora(model_path: str, train: list[dict], evaluation: list[dict], optio
                             trainable_parameters=trainable, total_parameters=total, train_examples=len(train),
                             eval_examples=len(evaluation), steps=int(result.global_step), seconds=seconds,
                             tokens_seen=tokens_seen, tokens_per_second=tokens_seen / seconds if seconds else 0.0,
-                            peak_memory_mb=peak_mb, losses=losses, eval_loss=eval_loss)
+                            peak_memory_mb=peak_mb, quantized_layers=quantized_layers, losses=losses,
+                            eval_loss=eval_loss)
     (output_dir / "training_report.json").write_text(json.dumps(report.to_json(), indent=2))
     (output_dir / "training_options.json").write_text(json.dumps({**asdict(options), "base_model": model_path}, indent=2))
     (output_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=2))
