@@ -1,4 +1,5 @@
 """arXiv downloads against a fake server on 127.0.0.1 with realistic faults."""
+import pytest
 import pandas as pd
 from dagster import materialize
 
@@ -62,8 +63,15 @@ def test_rate_limit_spaces_requests_and_resume_skips_valid_files(tmp_path):
     assert [r.status for r in first] == ["downloaded"] * 3 and [r.status for r in again] == ["cached"] * 3
 
 
-def test_default_politeness_is_three_seconds():
-    assert ArxivClient().min_interval_s >= 3.0
+def test_politeness_is_three_seconds_and_config_cannot_go_below_it_for_arxiv(tmp_path):
+    from spark_arxiv_assets.resources.arxiv_listing import ArxivListing
+
+    assert ArxivClient().min_interval_s >= 3.0 and ArxivListing().min_interval_s >= 3.0
+    with pytest.raises(ValueError, match="below the 3 s between requests that arXiv asks"):
+        ArxivClient(min_interval_s=0.5).download_pdf(parse_arxiv_id("2401.00001"), tmp_path / "x.pdf")
+    with pytest.raises(ValueError, match="below the 3 s"):
+        ArxivListing(base_url="https://oaipmh.arxiv.org/oai", min_interval_s=1).records_since("2026-01-01")
+    assert not list(tmp_path.iterdir())  # refused before any request was made
 
 
 def test_retry_after_parsing_and_backoff():

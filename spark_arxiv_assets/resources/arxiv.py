@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from pydantic import PrivateAttr
 
 from ..core.arxiv_ids import ArxivId
 from ..core.pdf_validation import pdf_data_problem, pdf_file_problem
-from ..core.retry_policy import RETRYABLE_STATUS, RateLimiter, backoff_delay, parse_retry_after
+from ..core.retry_policy import RateLimiter
+from .http_retry import RetryPolicy, polite_interval, request_with_retries
 
 
 @dataclass
@@ -34,8 +34,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _pdf_body_problem(response: requests.Response) -> str | None:
+    """A 200 is kept only when the body is a whole PDF (not an HTML error page, not cut short)."""
+    body = response.content
+    expected = response.headers.get("Content-Length")
+    if expected and expected.isdigit() and int(expected) != len(body):
+        return f"truncated download: {len(body)} of {expected} bytes"
+    return pdf_data_problem(body)
+
+
 class ArxivClient(ConfigurableResource):
-    """Downloads `{base_url}/pdf/{id}` with ≥ `min_interval_s` between requests."""
+    """Downloads `{base_url}/pdf/{id}` with ≥ `min_interval_s` between requests (never under
+    3 s for an arXiv host)."""
 
     base_url: str = "https://export.arxiv.org"
     min_interval_s: float = 3.0
@@ -52,7 +62,7 @@ class ArxivClient(ConfigurableResource):
         if self._session is None:
             self._session = requests.Session()
             self._session.headers["User-Agent"] = self.user_agent
-            self._limiter = RateLimiter(self.min_interval_s)
+            self._limiter = RateLimiter(polite_interval(self.base_url, self.min_interval_s))
         return self._session, self._limiter
 
     def download_pdf(self, arxiv_id: ArxivId, dest: Path) -> DownloadResult:
@@ -61,35 +71,15 @@ class ArxivClient(ConfigurableResource):
             return DownloadResult("cached", str(dest), n_bytes=dest.stat().st_size, sha256=file_sha256(dest))
         session, limiter = self._http()
         url = f"{self.base_url.rstrip('/')}/{arxiv_id.pdf_url_path()}"
-        error = "no attempt made"
-        for attempt in range(self.max_retries + 1):
-            limiter.wait()
-            retry_after = None
-            try:
-                response = session.get(url, timeout=self.timeout_s)
-                body = response.content
-            except requests.RequestException as exc:
-                error = f"network error: {type(exc).__name__}: {exc}"[:300]
-            else:
-                if response.status_code == 200:
-                    expected = response.headers.get("Content-Length")
-                    problem = pdf_data_problem(body)
-                    if expected and expected.isdigit() and int(expected) != len(body):
-                        problem = f"truncated download: {len(body)} of {expected} bytes"
-                    if problem is None:
-                        self._write_atomically(dest, body)
-                        return DownloadResult("downloaded", str(dest), attempts=attempt + 1, n_bytes=len(body),
-                                              sha256=hashlib.sha256(body).hexdigest())
-                    error = problem
-                else:
-                    error = f"HTTP {response.status_code} from {url}"
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    if response.status_code not in RETRYABLE_STATUS:
-                        return DownloadResult("failed", None, error, attempts=attempt + 1)
-            if attempt < self.max_retries:
-                time.sleep(backoff_delay(attempt, self.backoff_s, self.max_backoff_s, retry_after))
-        return DownloadResult("failed", None, f"{error} (after {self.max_retries + 1} attempts)",
-                              attempts=self.max_retries + 1)
+        policy = RetryPolicy(self.max_retries, self.backoff_s, self.max_backoff_s)
+        outcome = request_with_retries(lambda: session.get(url, timeout=self.timeout_s), policy, limiter=limiter,
+                                       accept=_pdf_body_problem)
+        if outcome.error is not None:
+            return DownloadResult("failed", None, f"{outcome.error} ({url})", attempts=outcome.attempts)
+        body = outcome.response.content
+        self._write_atomically(dest, body)
+        return DownloadResult("downloaded", str(dest), attempts=outcome.attempts, n_bytes=len(body),
+                              sha256=hashlib.sha256(body).hexdigest())
 
     @staticmethod
     def _write_atomically(dest: Path, body: bytes) -> None:

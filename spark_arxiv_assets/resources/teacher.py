@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -13,7 +12,7 @@ import requests
 from dagster import ConfigurableResource
 
 from ..core.generation import generate_chat
-from ..core.retry_policy import RETRYABLE_STATUS, backoff_delay, parse_retry_after
+from .http_retry import RetryPolicy, request_with_retries
 from .models import resolve_causal_lm
 
 
@@ -31,6 +30,15 @@ class TeacherBackend(Protocol):
         """`prefill` starts the assistant's reply (local models only; servers ignore it)."""
 
 
+def _completion_problem(response: requests.Response) -> str | None:
+    """A 200 whose body is not a chat completion (a proxy's HTML page, a cut-off body) is retried."""
+    try:
+        content = response.json()["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        return f"malformed response body: {type(exc).__name__}"
+    return None if isinstance(content, str) else "malformed response body: content is not text"
+
+
 class OpenAICompatibleTeacher:
     def __init__(self, base_url: str, model: str, api_key: str | None, max_concurrency: int, timeout_s: float,
                  max_retries: int, temperature: float, max_tokens: int, json_mode: bool, backoff_s: float = 2.0) -> None:
@@ -46,30 +54,14 @@ class OpenAICompatibleTeacher:
         if self.json_mode:
             body["response_format"] = {"type": "json_object"}
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        error = "no attempt"
-        for attempt in range(self.max_retries + 1):
-            retry_after = None
-            try:
-                response = requests.post(self.url, json=body, headers=headers, timeout=self.timeout_s)
-            except requests.RequestException as exc:
-                error = f"{type(exc).__name__}: {exc}"[:200]
-            else:
-                if response.status_code == 200:
-                    try:
-                        payload = response.json()
-                        text = payload["choices"][0]["message"]["content"]
-                        tokens = int((payload.get("usage") or {}).get("completion_tokens") or 0)
-                        return TeacherReply(text=text, completion_tokens=tokens)
-                    except (ValueError, KeyError, IndexError, TypeError) as exc:
-                        error = f"malformed response body: {type(exc).__name__}"
-                else:
-                    error = f"HTTP {response.status_code}: {response.text[:120]}"
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    if response.status_code not in RETRYABLE_STATUS:
-                        return TeacherReply(text=None, error=error)
-            if attempt < self.max_retries:
-                time.sleep(backoff_delay(attempt, self.backoff_s, 60.0, retry_after))
-        return TeacherReply(text=None, error=f"{error} (after {self.max_retries + 1} attempts)")
+        outcome = request_with_retries(lambda: requests.post(self.url, json=body, headers=headers, timeout=self.timeout_s),
+                                       RetryPolicy(self.max_retries, self.backoff_s, 60.0), accept=_completion_problem,
+                                       secrets=(self.api_key or "",))
+        if outcome.error is not None:
+            return TeacherReply(text=None, error=outcome.error)
+        payload = outcome.response.json()
+        tokens = int((payload.get("usage") or {}).get("completion_tokens") or 0)
+        return TeacherReply(text=payload["choices"][0]["message"]["content"], completion_tokens=tokens)
 
     def generate(self, conversations: list[list[dict]], prefill: str = "") -> list[TeacherReply]:
         with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
