@@ -87,7 +87,7 @@ def test_shared_corpora_folder_with_bad_files(data_dir, corpora, tmp_path):
     readable = pages_frame.groupby("paper_id")["n_chars"].sum()
     assert len(readable) == 12 and (readable > 0).all()
     assert "2501.10120" in readable.index and "scanned-2501.10120v1-p1-2" in readable.index
-    assert failed == [("quarantined_papers", "quarantine_has_reasons")] or failed == []
+    assert failed == []  # 6 of 18 papers quarantined: under the default 0.5 share
 
 
 def test_empty_corpus_materializes_empty_artifacts_with_clear_checks(data_dir):

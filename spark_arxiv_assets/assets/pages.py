@@ -3,8 +3,18 @@
 import time
 
 import pandas as pd
-from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetIn, AssetOut,
-                     Config, MetadataValue, Output, asset_check, multi_asset)
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetOut,
+    Config,
+    MetadataValue,
+    Output,
+    asset_check,
+    multi_asset,
+)
 from dagster_pyspark import LazyPySparkResource
 
 from ..core.page_extraction import extract_papers
@@ -24,6 +34,11 @@ class PagesConfig(Config):
     ocr_dpi: int = 200
     min_text_chars: int = 25
     max_pages: int = 500
+    max_page_chars: int = 200_000  # more text than this on one page quarantines the paper (text bomb)
+    max_ocr_megapixels: float = 12.0
+    paper_timeout_s: float = 600.0  # per paper, enforced inside the Spark task
+    max_memory_mb: int = 4096  # address space one paper's extraction may add
+    max_quarantined_share: float = 0.5  # the quarantine check fails (ERROR) above this share of papers
     papers_per_task: int = 2  # small tasks spread OCR-heavy papers and give finer progress
     reuse_previous: bool = True  # keep pages of PDFs already extracted (same sha256 + extractor)
 
@@ -62,11 +77,16 @@ def run_extraction(spark_context, items: list[tuple[str, str, str]], options: Ex
                                        description="Papers left out, and why (download or extraction)."),
     },
     compute_kind="pyspark",
-    check_specs=[AssetCheckSpec("no_readable_paper_without_text", asset="paper_pages")],
+    check_specs=[AssetCheckSpec("no_readable_paper_without_text", asset="paper_pages"),
+                 AssetCheckSpec("quarantine_has_reasons", asset="quarantined_papers",
+                                description="Every quarantined paper has a reason, and no more than "
+                                            "max_quarantined_share of the papers is quarantined.")],
 )
 def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs: pd.DataFrame,
                 pyspark: LazyPySparkResource):
-    options = ExtractionOptions(config.ocr_engine, config.ocr_dpi, config.min_text_chars, config.max_pages)
+    options = ExtractionOptions(config.ocr_engine, config.ocr_dpi, config.min_text_chars, config.max_pages,
+                                config.max_page_chars, config.max_ocr_megapixels, config.paper_timeout_s,
+                                config.max_memory_mb)
     extractor = f"{EXTRACTOR_VERSION}+{options.ocr_engine}"
     ready = arxiv_pdfs[arxiv_pdfs["status"] != "failed"]
     reused = pd.DataFrame(columns=PAGE_COLUMNS)
@@ -117,6 +137,7 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
                                                    max_chars=120)),
     })
     yield _text_check(pages)
+    yield _quarantine_check(quarantine, len(arxiv_pdfs), config.max_quarantined_share)
 
 
 def _text_check(pages: pd.DataFrame) -> AssetCheckResult:
@@ -133,9 +154,11 @@ def pages_numbered_without_gaps(paper_pages: pd.DataFrame) -> AssetCheckResult:
     return AssetCheckResult(passed=not bad, metadata={"papers_with_gaps": MetadataValue.json(bad)})
 
 
-@asset_check(asset="quarantined_papers", additional_ins={"arxiv_pdfs": AssetIn("arxiv_pdfs")}, description="Every quarantined paper has a reason; warns if most papers fail.")
-def quarantine_has_reasons(quarantined_papers: pd.DataFrame, arxiv_pdfs: pd.DataFrame) -> AssetCheckResult:
-    without_reason = int((quarantined_papers["reason"].fillna("") == "").sum())
-    share = len(quarantined_papers) / max(1, len(arxiv_pdfs))
-    return AssetCheckResult(passed=without_reason == 0 and share < 0.5, severity=AssetCheckSeverity.WARN,
-                            metadata={"without_reason": without_reason, "share_quarantined": round(share, 3)})
+def _quarantine_check(quarantine: pd.DataFrame, papers: int, max_share: float) -> AssetCheckResult:
+    """An ERROR, not a warning: a run in which most papers fail is broken, whatever it produced."""
+    without_reason = int((quarantine["reason"].fillna("") == "").sum())
+    share = len(quarantine) / max(1, papers)
+    return AssetCheckResult(check_name="quarantine_has_reasons", asset_key="quarantined_papers",
+                            passed=without_reason == 0 and share <= max_share, severity=AssetCheckSeverity.ERROR,
+                            metadata={"without_reason": without_reason, "share_quarantined": round(share, 3),
+                                      "max_quarantined_share": max_share})

@@ -87,6 +87,22 @@ class NoOcrEngine:
 OCR_ENGINES = {"rapidocr": RapidOcrEngine, "tesseract": TesseractEngine, "none": NoOcrEngine}
 
 
+class LazyOcrEngine:
+    """The named engine, created on first use in the process that uses it: OCR runtimes hold
+    thread pools that do not survive a fork, so each forked extraction builds its own."""
+
+    def __init__(self, name: str) -> None:
+        if name not in OCR_ENGINES:
+            raise ValueError(f"unknown OCR engine {name!r}; choose one of {sorted(OCR_ENGINES)}")
+        self.name = name
+        self._engine: OcrEngine | None = None
+
+    def page_text(self, page: pymupdf.Page, dpi: int) -> str:
+        if self._engine is None:
+            self._engine = OCR_ENGINES[self.name]()
+        return self._engine.page_text(page, dpi)
+
+
 @functools.lru_cache(maxsize=4)
 def get_ocr_engine(name: str) -> OcrEngine:
     """One engine per process (a Spark executor's Python worker loads its models once)."""

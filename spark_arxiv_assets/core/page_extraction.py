@@ -1,31 +1,42 @@
-"""Extraction of many papers as plain rows: the body of a Spark task (no Spark import)."""
+"""Extraction of many papers as plain rows: the body of a Spark task (no Spark import).
+
+Each paper is extracted in a forked child with a time and memory limit (`call_bounded`):
+a document bomb, a hang or a crash in the native parser quarantines that paper, and the
+task's other papers go on. A bug in our own code fails the task, and with it the run."""
 from __future__ import annotations
 
 import os
 import time
 from typing import Iterable, Iterator
 
-from .ocr import get_ocr_engine
+from .bounded_call import ChildBug, LimitExceeded, call_bounded
+from .ocr import LazyOcrEngine
 from .pdf_text import EXTRACTOR_VERSION, ExtractionOptions, extract_pdf
+
+
+class ExtractionBug(RuntimeError):
+    """Extraction raised a programming error: fix the code, do not blame the paper."""
 
 
 def extract_papers(items: Iterable[tuple[str, str, str]], options: ExtractionOptions) -> Iterator[dict]:
     """`items` are (paper_id, pdf_path, pdf_sha256). Yields one row per page, or one
     quarantine row per bad paper; never raises for a bad PDF."""
-    ocr = None
+    ocr = LazyOcrEngine(options.ocr_engine)  # checks the name now; loads models only in a child that OCRs
     for paper_id, pdf_path, sha256 in items:
-        if ocr is None:  # the OCR engine loads its models once per Python worker
-            ocr = get_ocr_engine(options.ocr_engine)
         started = time.perf_counter()
         try:
-            result = extract_pdf(pdf_path, options, ocr)
-        except Exception as exc:  # a bug or a parser crash: quarantine, do not kill the task
+            result = call_bounded(extract_pdf, (pdf_path, options, ocr), options.paper_timeout_s, options.max_memory_mb)
+        except LimitExceeded as exc:
+            result = None
+            problem = f"extraction limit: {exc}"
+        except ChildBug as exc:
+            raise ExtractionBug(f"extracting {paper_id} ({pdf_path}) raised an error in our code, not a "
+                                f"document problem:\n{exc}") from None
+        else:
+            problem = result.problem
+        if problem:
             yield {"kind": "quarantine", "paper_id": paper_id, "pdf_path": pdf_path, "pdf_sha256": sha256,
-                   "reason": f"extraction error: {type(exc).__name__}: {exc}"[:300]}
-            continue
-        if result.problem:
-            yield {"kind": "quarantine", "paper_id": paper_id, "pdf_path": pdf_path, "pdf_sha256": sha256,
-                   "reason": result.problem}
+                   "reason": problem}
             continue
         seconds = (time.perf_counter() - started) / max(1, len(result.pages))
         for page in result.pages:

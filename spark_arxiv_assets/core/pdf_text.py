@@ -1,7 +1,8 @@
 """Text of every page of one PDF with PyMuPDF; OCR for pages without a text layer.
 
 Never raises for a bad document: it returns a quarantine reason instead, so one bad
-paper cannot fail a Spark task (and with it the whole run).
+paper cannot fail a Spark task (and with it the whole run). A programming error
+(`PROGRAMMING_ERRORS`) is not a property of the document and does raise.
 """
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ class ExtractionOptions:
     ocr_dpi: int = 200  # for vector-only pages; scanned images are read at their native resolution
     min_text_chars: int = 25  # fewer characters than this on a page means "no usable text layer"
     max_pages: int = 500
+    max_page_chars: int = 200_000  # ~50 dense pages' worth: more on one page is a text bomb or invisible junk
+    max_ocr_megapixels: float = 12.0  # pages are rendered for OCR at a dpi that keeps within this
+    paper_timeout_s: float = 600.0  # wall-clock limit per paper, enforced inside the Spark task
+    max_memory_mb: int = 4096  # address space one paper's extraction may add to its worker
 
 
 @dataclass
@@ -37,6 +42,11 @@ class PdfExtraction:
     page_count: int = 0
 
 
+# Raised by our own code or the machine, not by a document: never turned into a quarantine reason.
+PROGRAMMING_ERRORS = (TypeError, AttributeError, NameError, ImportError, AssertionError, NotImplementedError,
+                      MemoryError)
+
+
 def clean_unicode(text: str) -> str:
     """Drops NULs and unpaired surrogates that break Parquet/UTF-8 writers."""
     return text.replace("\x00", "").encode("utf-8", errors="replace").decode("utf-8")
@@ -48,15 +58,23 @@ def _page_needs_ocr(page: pymupdf.Page, text: str, min_chars: int) -> bool:
     return bool(page.get_images(full=False)) or bool(page.get_drawings())
 
 
-def ocr_dpi_for(page: pymupdf.Page, default_dpi: int) -> int:
+def ocr_dpi_for(page: pymupdf.Page, default_dpi: int, max_megapixels: float = 12.0) -> int:
     """A scan is best read at its own resolution: resampling glues or splits words.
-    Uses the largest image's native dpi (clamped to 100..300), else `default_dpi`."""
+    Uses the largest image's native dpi (clamped to 100..300), else `default_dpi`, lowered
+    so that the rendered page stays within `max_megapixels` (a poster-sized page would
+    otherwise render to gigabytes)."""
     best = None
     for info in page.get_image_info():
         width_in = (info["bbox"][2] - info["bbox"][0]) / 72
         if width_in > 0 and (best is None or width_in > best[0]):
             best = (width_in, info["width"] / width_in)
-    return int(min(300, max(100, best[1]))) if best else default_dpi
+    dpi = int(min(300, max(100, best[1]))) if best else default_dpi
+    area_in2 = max(1e-6, page.rect.width * page.rect.height / 72 ** 2)
+    return max(1, min(dpi, int((max_megapixels * 1e6 / area_in2) ** 0.5)))
+
+
+def _corrupt(what: str, exc: Exception) -> str:
+    return f"corrupt PDF: {what} ({type(exc).__name__}: {exc})"[:300]
 
 
 def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) -> PdfExtraction:
@@ -65,8 +83,10 @@ def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) ->
         return PdfExtraction(problem=problem)
     try:
         doc = pymupdf.open(path, filetype="pdf")
+    except PROGRAMMING_ERRORS:
+        raise
     except Exception as exc:  # PyMuPDF raises several types for broken files
-        return PdfExtraction(problem=f"corrupt PDF: cannot be opened ({type(exc).__name__}: {exc})"[:300])
+        return PdfExtraction(problem=_corrupt("cannot be opened", exc))
     with doc:
         if doc.needs_pass or doc.is_encrypted:
             return PdfExtraction(problem="encrypted PDF: a password is required to read it")
@@ -76,21 +96,34 @@ def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) ->
             return PdfExtraction(problem=f"PDF has {doc.page_count} pages, above max_pages={options.max_pages}",
                                  page_count=doc.page_count)
         result = PdfExtraction(page_count=doc.page_count)
+        use_ocr = ocr is not None and ocr.name != "none"
         ocr_pages = 0
-        try:
-            for index, page in enumerate(doc):
+        for number in range(1, doc.page_count + 1):
+            try:
+                page = doc.load_page(number - 1)
                 text = page.get_text("text")
-                method = "text"
-                if _page_needs_ocr(page, text, options.min_text_chars) and ocr is not None and ocr.name != "none":
-                    text, method = ocr.page_text(page, ocr_dpi_for(page, options.ocr_dpi)), "ocr"
-                    ocr_pages += 1
-                text = clean_unicode(text)
-                if not text.strip():
-                    method = "empty"
-                result.pages.append(PageText(page=index + 1, text=text, method=method))
-        except Exception as exc:
-            return PdfExtraction(problem=f"corrupt PDF: failed on page {len(result.pages) + 1} "
-                                         f"({type(exc).__name__}: {exc})"[:300], page_count=doc.page_count)
+                needs_ocr = use_ocr and _page_needs_ocr(page, text, options.min_text_chars)
+                dpi = ocr_dpi_for(page, options.ocr_dpi, options.max_ocr_megapixels) if needs_ocr else 0
+            except PROGRAMMING_ERRORS:
+                raise
+            except Exception as exc:
+                return PdfExtraction(problem=_corrupt(f"failed on page {number}", exc), page_count=doc.page_count)
+            method = "text"
+            if needs_ocr:
+                try:
+                    text, method = ocr.page_text(page, dpi), "ocr"
+                except PROGRAMMING_ERRORS:
+                    raise
+                except Exception as exc:
+                    return PdfExtraction(problem=f"OCR failed on page {number} ({ocr.name} at {dpi} dpi: "
+                                                 f"{type(exc).__name__}: {exc})"[:300], page_count=doc.page_count)
+                ocr_pages += 1
+            if len(text) > options.max_page_chars:
+                return PdfExtraction(problem=f"page {number} has {len(text):,} characters of text, above "
+                                             f"max_page_chars={options.max_page_chars:,} (a text bomb?)",
+                                     page_count=doc.page_count)
+            text = clean_unicode(text)
+            result.pages.append(PageText(page=number, text=text, method=method if text.strip() else "empty"))
     if not any(p.text.strip() for p in result.pages):
         note = f"OCR of {ocr_pages} image page(s) found nothing" if ocr_pages else "no text layer, nothing to OCR"
         result.problem = f"no extractable text on any of {result.page_count} page(s) ({note})"

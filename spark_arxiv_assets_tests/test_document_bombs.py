@@ -1,0 +1,115 @@
+"""Hostile documents (generated here) are quarantined with a reason or processed within the
+per-paper limits, inside Spark tasks, while the other papers of the run succeed; a bug in
+our own code fails the run instead of being blamed on the papers."""
+import os
+import shutil
+import signal
+
+import pytest
+from dagster import materialize
+
+from spark_arxiv_assets.assets import metadata, pages, pdfs
+from spark_arxiv_assets.core.bounded_call import ChildBug, LimitExceeded, call_bounded
+from spark_arxiv_assets.core.page_extraction import ExtractionBug, extract_papers
+from spark_arxiv_assets.core.pdf_text import ExtractionOptions
+from spark_arxiv_assets.definitions import build_resources
+
+from .document_bombs import write_bombs
+
+EXPECTED_REASONS = {
+    "two-thousand-pages": "PDF has 2000 pages, above max_pages=500",
+    "fifty-megapixel-image": "OCR of 1 image page(s) found nothing",  # rendered within the pixel budget, then read
+    "cyclic-page-tree": "corrupt PDF: failed on page 1",
+    "deeply-nested": "no text layer, nothing to OCR",
+    "zip-named-pdf": "not a PDF: no %PDF- header",
+    "ten-mb-text-page": "above max_page_chars=200,000",
+}
+GOOD = ("2305.03393v1-p9.pdf", "layout-normal_4pages.pdf")
+
+
+@pytest.fixture(scope="module")
+def bomb_folder(tmp_path_factory, corpora):
+    folder = tmp_path_factory.mktemp("bombs")
+    write_bombs(folder)
+    for name in GOOD:
+        shutil.copy(corpora / "pdfs" / name, folder / name)
+    return folder
+
+
+def test_every_bomb_is_quarantined_with_its_reason_inside_spark(data_dir, bomb_folder):
+    selection = [metadata.arxiv_metadata, pdfs.arxiv_pdfs, pages.paper_pages]
+    result = materialize(selection, resources=build_resources(), run_config={"ops": {
+        "arxiv_metadata": {"config": {"source": "pdf_folder", "path": str(bomb_folder)}},
+        "paper_pages": {"config": {"paper_timeout_s": 120.0}}}})
+    assert result.success
+    quarantine = result.output_for_node("paper_pages", "quarantined_papers").set_index("paper_id")["reason"]
+    assert set(quarantine.index) == set(EXPECTED_REASONS)
+    for name, reason in EXPECTED_REASONS.items():
+        assert reason in quarantine[name], (name, quarantine[name])
+    extracted = result.output_for_node("paper_pages", "paper_pages")
+    assert set(extracted["paper_id"]) == {name.removesuffix(".pdf") for name in GOOD}
+    assert extracted.groupby("paper_id")["n_chars"].sum().min() > 500
+    # 6 of 8 papers quarantined: the check fails with ERROR severity, not a warning
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "quarantine_has_reasons"]
+    assert not check.passed and check.severity.value == "ERROR"
+
+
+def test_per_paper_time_limit_quarantines_a_slow_paper_and_the_rest_go_on(corpora):
+    items = [("scanned", str(corpora / "pdfs" / "scanned-2501.10120v1-p1-2.pdf"), "a"),  # OCR: seconds per page
+             ("good", str(corpora / "pdfs" / GOOD[0]), "b")]
+    rows = list(extract_papers(items, ExtractionOptions(paper_timeout_s=0.5)))
+    [quarantined] = [r for r in rows if r["kind"] == "quarantine"]
+    assert quarantined["paper_id"] == "scanned" and "timed out after 0.5 s" in quarantined["reason"]
+    assert {r["paper_id"] for r in rows if r["kind"] == "page"} == {"good"}
+
+
+def _allocate_gigabyte():
+    return len(bytearray(2**30))
+
+
+def _crash():
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _buggy():
+    return None + 1
+
+
+def test_bounded_call_reports_memory_crash_and_bugs_distinctly():
+    with pytest.raises(LimitExceeded, match=r"ran out of memory \(max_memory_mb=64\)"):
+        call_bounded(_allocate_gigabyte, (), timeout_s=60, max_memory_mb=64)
+    assert call_bounded(_allocate_gigabyte, (), timeout_s=60, max_memory_mb=4096) == 2**30
+    with pytest.raises(LimitExceeded, match="extraction process died \\(signal SIGSEGV\\)"):
+        call_bounded(_crash, (), timeout_s=60, max_memory_mb=None)
+    with pytest.raises(ChildBug, match="TypeError"):
+        call_bounded(_buggy, (), timeout_s=60, max_memory_mb=None)
+
+
+def test_ocr_failure_has_its_own_reason_and_a_bug_fails_instead_of_quarantining(corpora):
+    from spark_arxiv_assets.core.pdf_text import extract_pdf
+
+    class BrokenRuntime:
+        name = "rapidocr"
+
+        def page_text(self, page, dpi):
+            raise RuntimeError("onnxruntime: invalid model input")
+
+    class BuggyEngine(BrokenRuntime):
+        def page_text(self, page, dpi):
+            return self.missing_attribute
+
+    scanned = str(corpora / "pdfs" / "scanned-2501.10120v1-p1-2.pdf")
+    result = extract_pdf(scanned, ExtractionOptions(), BrokenRuntime())
+    assert result.problem.startswith("OCR failed on page 1 (rapidocr at ") and "invalid model input" in result.problem
+    with pytest.raises(AttributeError):
+        extract_pdf(scanned, ExtractionOptions(), BuggyEngine())
+    with pytest.raises(ExtractionBug, match="TypeError"):  # a missing path is our bug, not the paper's
+        list(extract_papers([("p", None, "x")], ExtractionOptions()))
+
+
+def test_a_bug_inside_a_spark_task_fails_the_job(data_dir):
+    from spark_arxiv_assets.assets.pages import run_extraction
+
+    context = build_resources()["pyspark"].spark_context
+    with pytest.raises(Exception, match="ExtractionBug"):
+        run_extraction(context, [("p", None, "x")], ExtractionOptions(), 1, log=lambda _: None)
