@@ -65,6 +65,8 @@ def request_with_retries(send: Callable[[], requests.Response], policy: RetryPol
         retry_after = None
         try:
             response = send()
+        except requests.exceptions.ChunkedEncodingError as exc:  # fewer bytes than Content-Length promised
+            error = f"truncated download: the connection closed before the whole body arrived ({exc})"
         except requests.RequestException as exc:
             error = f"network error: {type(exc).__name__}: {exc}"
         else:

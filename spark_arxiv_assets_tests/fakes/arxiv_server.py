@@ -23,8 +23,10 @@ def tiny_pdf(text: str) -> bytes:
 
 
 class FakeArxiv(LoopbackServer):
-    def __init__(self, scripts: dict[str, list[str]], retry_after: str = "1") -> None:
+    def __init__(self, scripts: dict[str, list[str]], retry_after: str = "1", bodies: dict[str, bytes] | None = None) -> None:
+        """`bodies` are real PDFs served for "ok" (by the path after /pdf/); others get a tiny PDF."""
         self.scripts = {k: list(v) for k, v in scripts.items()}
+        self.bodies = bodies or {}
         self.retry_after = retry_after
         self.requests: list[tuple[float, str]] = []  # (monotonic time, path)
         super().__init__(self._handler())
@@ -67,6 +69,6 @@ class FakeArxiv(LoopbackServer):
                 elif action == "no_eof":
                     send_body(self, tiny_pdf(key)[:300], "application/pdf")
                 else:
-                    send_body(self, tiny_pdf(f"paper {key}"), "application/pdf")
+                    send_body(self, fake.bodies.get(key) or tiny_pdf(f"paper {key}"), "application/pdf")
 
         return Handler

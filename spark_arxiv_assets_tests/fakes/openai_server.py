@@ -2,7 +2,8 @@
 
 Each request takes the next action from `script` (the last one repeats): "ok", "malformed"
 (content that is not JSON), "bad_body" (a 200 whose body is not JSON), "429", "500", "slow"
-(sleeps past the client's timeout, then answers).
+(sleeps past the client's timeout, then answers), "echo_401" (rejects the key and, like some
+proxies, echoes the Authorization header it got).
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ class FakeOpenAI(LoopbackServer):
                     self.send_header("Retry-After", "0")
                     self.end_headers()
                     self.wfile.write(b'{"error": "busy"}')
+                    return
+                if action == "echo_401":
+                    message = f"Incorrect API key provided: {self.headers.get('Authorization')}"
+                    send_body(self, json.dumps({"error": {"message": message}}).encode(), "application/json", 401)
                     return
                 if action == "slow":
                     time.sleep(fake.slow_s)
