@@ -40,7 +40,7 @@ browser-deps:
 test: setup browser-deps
 	$(PY) -m pytest -q
 
-test-slow: setup
+test-slow: setup browser-deps
 	$(PY) -m pytest -q -m slow
 
 bench: setup

@@ -4,28 +4,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from spark_arxiv_assets.core.answer_metrics import faithfulness, token_f1
 from spark_arxiv_assets.core.rag_prompt import answer_messages, training_example
 from spark_arxiv_assets.core.student_training import TrainingOptions, precision_for, prompt_completion_rows, train_lora
-from spark_arxiv_assets.resources.models import resolve_causal_lm
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    """A 2-layer Llama with SmolLM2's real tokenizer and chat template."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct"))
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny-llama")
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 EXAMPLES = [training_example(f"What value of k was used in experiment {i}?", f"k = {60 + i}",

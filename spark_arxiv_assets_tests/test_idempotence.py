@@ -1,0 +1,46 @@
+"""The whole graph materialized twice with the same inputs: the second run extracts no paper,
+embeds no chunk and sends no teacher request, and every id and split comes out the same.
+Real Spark, MiniLM and TRL training; the teacher is a fake OpenAI-compatible server and the
+student a tiny Llama built in code, so both runs take about a minute."""
+import numpy as np
+from dagster import materialize
+
+from spark_arxiv_assets.definitions import all_assets, all_checks, build_resources
+from spark_arxiv_assets.resources.teacher import TeacherResource
+
+from .fakes.openai_server import FakeOpenAI
+
+
+def _metadata(result, key: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
+    return {name: value.value for name, value in event.materialization.metadata.items()}
+
+
+def test_second_identical_run_redoes_nothing_and_changes_no_id(data_dir, tiny_model_dir):
+    run_config = {"ops": {
+        "student_adapter": {"config": {"base_model": str(tiny_model_dir), "max_steps": 2, "batch_size": 2}},
+        "rag_evaluation": {"config": {"max_new_tokens": 4}}}}
+    with FakeOpenAI(["ok"]) as teacher:
+        resources = {**build_resources(), "teacher": TeacherResource(backend="openai", base_url=teacher.base_url,
+                                                                     model="mistral-7b-instruct", max_concurrency=2)}
+        first = materialize([*all_assets, *all_checks], resources=resources, run_config=run_config)
+        requests_after_first = len(teacher.requests)
+        second = materialize([*all_assets, *all_checks], resources=resources, run_config=run_config)
+        assert first.success and second.success
+        assert requests_after_first > 0 and len(teacher.requests) == requests_after_first  # no new teacher call
+
+    pages, index, qa = (_metadata(second, key) for key in ("paper_pages", "chunk_index", "qa_dataset"))
+    assert pages["papers_extracted_now"] == 0 and pages["papers_reused"] == pages["papers"] > 0
+    assert (index["added"], index["removed"]) == (0, 0) and index["kept"] == index["vectors"] > 0  # nothing re-embedded
+    assert qa["requests_generated_now"] == 0 and qa["requests"] > 0
+
+    def ids(result, node, columns):
+        return result.output_for_node(node)[columns].to_dict("list")
+
+    assert ids(first, "paper_chunks", ["chunk_id", "vector_id"]) == ids(second, "paper_chunks", ["chunk_id", "vector_id"])
+    assert ids(first, "qa_dataset", ["chunk_id", "question", "split"]) == \
+        ids(second, "qa_dataset", ["chunk_id", "question", "split"])
+    first_index, second_index = first.output_for_node("chunk_index"), second.output_for_node("chunk_index")
+    assert first_index.chunks[["chunk_id", "vector_id"]].equals(second_index.chunks[["chunk_id", "vector_id"]])
+    assert first_index.dense.size == second_index.dense.size == len(second_index.chunks)
+    assert np.array_equal(first_index.vectors, second_index.vectors)
