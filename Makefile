@@ -8,7 +8,7 @@ TORCH_PIP_ARGS ?=
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export SPARK_ARXIV_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup demo dev chat test test-slow bench clean browser-deps
+.PHONY: setup demo dev chat test test-slow test-soak bench clean browser-deps
 
 $(VENV)/.installed: setup.py requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (and Java 17 for Spark)"; exit 1; }
@@ -48,3 +48,8 @@ bench: setup
 
 clean:
 	rm -rf data .dagster_home test-output
+
+# The default suite 3 times back to back with CPU burners on every core; fails on any failure
+# or leftover process. Results in test-output/soak.md.
+test-soak: setup browser-deps
+	$(PY) -m spark_arxiv_assets_tests.soak --runs 3

@@ -153,7 +153,15 @@ def _decode_address(hex_address: str) -> str:
 
 
 def listening_sockets(pid: int) -> list[tuple[str, int]]:
-    """(address, port) of every TCP socket in LISTEN state that `pid` holds open."""
+    """(address, port) of every TCP socket in LISTEN state that `pid` holds open; none for a
+    process that has exited (short-lived workers come and go while we look)."""
+    try:
+        return _listening_sockets(pid)
+    except OSError:  # FileNotFoundError / ProcessLookupError: the process is gone
+        return []
+
+
+def _listening_sockets(pid: int) -> list[tuple[str, int]]:
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
