@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -42,8 +43,13 @@ def run_suite(run: int, log_dir: Path, pytest_args: list[str]) -> dict:
     log = log_dir / f"soak-run-{run}.log"
     started = time.monotonic()
     with open(log, "wb") as out:
-        code = subprocess.call([sys.executable, "-m", "pytest", "-q", *pytest_args],
-                               stdout=out, stderr=subprocess.STDOUT, env=env)
+        suite = subprocess.Popen([sys.executable, "-m", "pytest", "-q", *pytest_args], stdout=out,
+                                 stderr=subprocess.STDOUT, env=env)
+        try:
+            code = suite.wait()
+        finally:  # interrupted: the suite and everything it started go too
+            if suite.poll() is None:
+                reap_tree(suite.pid, direct=suite)
     seconds = time.monotonic() - started
     time.sleep(2)  # let exiting children finish exiting
     left = processes_with_marker(marker)
@@ -62,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="test-output/soak.md")
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups below on `kill`
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     burner = [sys.executable, "-c", "while True: pass"]

@@ -63,3 +63,13 @@ def test_two_column_ocr_boxes_are_read_column_by_column():
              (10, 40, 90, 50, "left two"), (110, 40, 190, 50, "right two")]
     assert order_boxes(boxes, page_width=200).split("\n") == ["Title across the page", "left one", "left two",
                                                               "right one", "right two"]
+
+
+def test_page_cache_key_names_every_option_that_shapes_the_text():
+    base = ExtractionOptions()
+    changed = [ExtractionOptions(ocr_engine="none"), ExtractionOptions(ocr_dpi=300), ExtractionOptions(min_text_chars=5),
+               ExtractionOptions(max_ocr_megapixels=20), ExtractionOptions(max_pages=100),
+               ExtractionOptions(max_page_chars=1000)]
+    assert len({base.extractor_id(), *(o.extractor_id() for o in changed)}) == 1 + len(changed)
+    # limits on time and memory decide whether a paper finishes, not what its pages say
+    assert ExtractionOptions(paper_timeout_s=5, max_memory_mb=100).extractor_id() == base.extractor_id()

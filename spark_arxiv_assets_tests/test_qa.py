@@ -248,3 +248,15 @@ def test_reply_cache_appends_parts_and_compacts(tmp_path):
     assert len(list((tmp_path / "cache").glob("part-*.parquet"))) == 1  # compacted on open
     assert reopened.keys() == {f"k{i}" for i in range(qa_cache.COMPACT_ABOVE + 1)}
     assert reopened.lookup(["k0"])["raw_text"].tolist() == ["newer"]
+
+
+def test_openai_teacher_cache_identity_changes_with_every_request_setting():
+    def identity(**changes):
+        settings = dict(base_url="http://127.0.0.1:8000/v1", model="m", api_key=None, max_concurrency=1, timeout_s=5,
+                        max_retries=0, temperature=0.0, max_tokens=64, json_mode=False)
+        return OpenAICompatibleTeacher(**{**settings, **changes}).identity
+
+    variants = [identity(), identity(temperature=0.7), identity(max_tokens=128), identity(json_mode=True),
+                identity(model="other")]
+    assert len(set(variants)) == len(variants)
+    assert identity(timeout_s=60, max_concurrency=8) == identity()  # transport settings do not change replies

@@ -18,7 +18,7 @@ from dagster import (
 from dagster_pyspark import LazyPySparkResource
 
 from ..core.page_extraction import extract_papers
-from ..core.pdf_text import EXTRACTOR_VERSION, ExtractionOptions
+from ..core.pdf_text import ExtractionOptions
 from ..core.previews import counts_table, markdown_table
 from ..core.progress import Progress
 from ..io_managers.parquet import read_previous_table
@@ -40,7 +40,7 @@ class PagesConfig(Config):
     max_memory_mb: int = 4096  # address space one paper's extraction may add
     max_quarantined_share: float = 0.5  # the quarantine check fails (ERROR) above this share of papers
     papers_per_task: int = 2  # small tasks spread OCR-heavy papers and give finer progress
-    reuse_previous: bool = True  # keep pages of PDFs already extracted (same sha256 + extractor)
+    reuse_previous: bool = True  # keep pages of PDFs already extracted (same sha256 and extraction options)
 
 
 def _tag_with_task(partition: int, rows):
@@ -87,7 +87,7 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
     options = ExtractionOptions(config.ocr_engine, config.ocr_dpi, config.min_text_chars, config.max_pages,
                                 config.max_page_chars, config.max_ocr_megapixels, config.paper_timeout_s,
                                 config.max_memory_mb)
-    extractor = f"{EXTRACTOR_VERSION}+{options.ocr_engine}"
+    extractor = options.extractor_id()
     ready = arxiv_pdfs[arxiv_pdfs["status"] != "failed"]
     reused = pd.DataFrame(columns=PAGE_COLUMNS)
     previous = read_previous_table("paper_pages") if config.reuse_previous else None

@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 
 from .bounded_call import ChildBug, LimitExceeded, call_bounded
 from .ocr import LazyOcrEngine
-from .pdf_text import EXTRACTOR_VERSION, ExtractionOptions, extract_pdf
+from .pdf_text import ExtractionOptions, extract_pdf
 
 
 class ExtractionBug(RuntimeError):
@@ -42,5 +42,5 @@ def extract_papers(items: Iterable[tuple[str, str, str]], options: ExtractionOpt
         for page in result.pages:
             yield {"kind": "page", "paper_id": paper_id, "page": page.page, "text": page.text,
                    "method": page.method, "n_chars": len(page.text), "pdf_sha256": sha256,
-                   "extractor": f"{EXTRACTOR_VERSION}+{options.ocr_engine}", "seconds": seconds,
+                   "extractor": options.extractor_id(), "seconds": seconds,
                    "worker_pid": os.getpid()}

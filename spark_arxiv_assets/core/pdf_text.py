@@ -27,6 +27,12 @@ class ExtractionOptions:
     paper_timeout_s: float = 600.0  # wall-clock limit per paper, enforced inside the Spark task
     max_memory_mb: int = 4096  # address space one paper's extraction may add to its worker
 
+    def extractor_id(self) -> str:
+        """Names everything that shapes the extracted text (not the time and memory limits, which
+        only decide whether a paper finishes): pages extracted under another id are redone."""
+        return (f"{EXTRACTOR_VERSION}+{self.ocr_engine}+dpi{self.ocr_dpi}+min{self.min_text_chars}"
+                f"+mp{self.max_ocr_megapixels:g}+pages{self.max_pages}+chars{self.max_page_chars}")
+
 
 @dataclass
 class PageText:

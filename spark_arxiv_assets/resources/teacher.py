@@ -46,7 +46,8 @@ class OpenAICompatibleTeacher:
         self.model, self.api_key, self.max_concurrency = model, api_key, max_concurrency
         self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
         self.temperature, self.max_tokens, self.json_mode = temperature, max_tokens, json_mode
-        self.identity = f"openai:{model}@{base_url}"
+        # every request setting that changes the reply: switching one regenerates instead of reusing
+        self.identity = f"openai:{model}@{base_url}:t{temperature}:n{max_tokens}:json{int(json_mode)}"
 
     def _one(self, messages: list[dict]) -> TeacherReply:
         body = {"model": self.model, "messages": messages, "temperature": self.temperature,

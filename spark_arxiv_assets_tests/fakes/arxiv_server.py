@@ -7,11 +7,10 @@ Scripts are lists of responses served in order for `/pdf/<id>` (the last one rep
 from __future__ import annotations
 
 import time
-from http.server import BaseHTTPRequestHandler
 
 import pymupdf
 
-from .loopback import LoopbackServer, send_body
+from .loopback import FakeHandler, LoopbackServer, send_body
 
 HTML_ERROR = b"<!DOCTYPE html><html><head><title>arXiv error</title></head><body>PDF unavailable</body></html>"
 
@@ -22,14 +21,45 @@ def tiny_pdf(text: str) -> bytes:
     return doc.tobytes()
 
 
+class _Handler(FakeHandler):
+    def do_GET(self):
+        fake = self.fake
+        fake.requests.append((time.monotonic(), self.path))
+        key = self.path.removeprefix("/pdf/")
+        action = fake._next(key)
+        if action in ("429", "503"):
+            self.send_response(int(action))
+            self.send_header("Retry-After", fake.retry_after)
+            self.end_headers()
+        elif action == "404":
+            self.send_response(404)
+            self.end_headers()
+        elif action == "html":
+            send_body(self, HTML_ERROR, "text/html")
+        elif action == "truncated_body":
+            body = tiny_pdf(key)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Length", str(len(body) * 2))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+        elif action == "no_eof":
+            send_body(self, tiny_pdf(key)[:300], "application/pdf")
+        else:
+            send_body(self, fake.bodies.get(key) or tiny_pdf(f"paper {key}"), "application/pdf")
+
+
 class FakeArxiv(LoopbackServer):
+    handler = _Handler
+
     def __init__(self, scripts: dict[str, list[str]], retry_after: str = "1", bodies: dict[str, bytes] | None = None) -> None:
         """`bodies` are real PDFs served for "ok" (by the path after /pdf/); others get a tiny PDF."""
         self.scripts = {k: list(v) for k, v in scripts.items()}
         self.bodies = bodies or {}
         self.retry_after = retry_after
         self.requests: list[tuple[float, str]] = []  # (monotonic time, path)
-        super().__init__(self._handler())
+        super().__init__()
 
     def hits(self, paper_path: str) -> int:
         return sum(1 for _, path in self.requests if path == f"/pdf/{paper_path}")
@@ -37,38 +67,3 @@ class FakeArxiv(LoopbackServer):
     def _next(self, key: str) -> str:
         script = self.scripts.get(key, ["404"])
         return script.pop(0) if len(script) > 1 else script[0]
-
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_GET(self):
-                fake.requests.append((time.monotonic(), self.path))
-                key = self.path.removeprefix("/pdf/")
-                action = fake._next(key)
-                if action in ("429", "503"):
-                    self.send_response(int(action))
-                    self.send_header("Retry-After", fake.retry_after)
-                    self.end_headers()
-                elif action == "404":
-                    self.send_response(404)
-                    self.end_headers()
-                elif action == "html":
-                    send_body(self, HTML_ERROR, "text/html")
-                elif action == "truncated_body":
-                    body = tiny_pdf(key)
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/pdf")
-                    self.send_header("Content-Length", str(len(body) * 2))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    self.close_connection = True
-                elif action == "no_eof":
-                    send_body(self, tiny_pdf(key)[:300], "application/pdf")
-                else:
-                    send_body(self, fake.bodies.get(key) or tiny_pdf(f"paper {key}"), "application/pdf")
-
-        return Handler

@@ -7,14 +7,45 @@ import base64
 import io
 import json
 import zipfile
-from http.server import BaseHTTPRequestHandler
 
-from .loopback import LoopbackServer, send_body
+from .loopback import FakeHandler, LoopbackServer, send_body
 
 LAST_MODIFIED = "Mon, 02 Nov 2026 10:00:00 GMT"
 
 
+class _Handler(FakeHandler):
+    def do_POST(self):
+        fake = self.fake
+        fake.requests.append(("POST", self.path))
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        if self.headers.get("Authorization") != fake.expected_auth:
+            send_body(self, json.dumps({"code": 401, "message": "Unauthenticated"}).encode(),
+                      "application/json", status=401)
+        elif not self.path.endswith("/datasets.DatasetApiService/DownloadDataset"):
+            send_body(self, b'{"code": 404, "message": "Not found"}', "application/json", status=404)
+        else:
+            self.send_response(302)
+            self.send_header("Location", f"/storage/{body.get('fileName')}.zip")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def do_GET(self):
+        fake = self.fake
+        fake.requests.append(("GET", self.path))
+        if self.path != f"/storage/{fake.file_name}.zip":
+            send_body(self, b"not found", "text/plain", status=404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Length", str(len(fake.archive)))
+        self.send_header("Last-Modified", LAST_MODIFIED)
+        self.end_headers()
+        self.wfile.write(fake.archive)
+
+
 class FakeKaggle(LoopbackServer):
+    handler = _Handler
+
     def __init__(self, username: str, key: str, file_name: str, content: bytes) -> None:
         self.expected_auth = "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode()
         self.file_name = file_name
@@ -23,39 +54,4 @@ class FakeKaggle(LoopbackServer):
             archive.writestr(file_name, content)
         self.archive = buffer.getvalue()
         self.requests: list[tuple[str, str]] = []  # (method, path)
-        super().__init__(self._handler())
-
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                fake.requests.append(("POST", self.path))
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                if self.headers.get("Authorization") != fake.expected_auth:
-                    send_body(self, json.dumps({"code": 401, "message": "Unauthenticated"}).encode(),
-                              "application/json", status=401)
-                elif not self.path.endswith("/datasets.DatasetApiService/DownloadDataset"):
-                    send_body(self, b'{"code": 404, "message": "Not found"}', "application/json", status=404)
-                else:
-                    self.send_response(302)
-                    self.send_header("Location", f"/storage/{body.get('fileName')}.zip")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-
-            def do_GET(self):
-                fake.requests.append(("GET", self.path))
-                if self.path != f"/storage/{fake.file_name}.zip":
-                    send_body(self, b"not found", "text/plain", status=404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/zip")
-                self.send_header("Content-Length", str(len(fake.archive)))
-                self.send_header("Last-Modified", LAST_MODIFIED)
-                self.end_headers()
-                self.wfile.write(fake.archive)
-
-        return Handler
+        super().__init__()

@@ -13,11 +13,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class FakeHandler(BaseHTTPRequestHandler):
+    """Base of the fakes' request handlers: quiet, and `self.fake` is the server object
+    (its script, its record of requests)."""
+
+    fake: "LoopbackServer"
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 class LoopbackServer:
     path_prefix = ""
+    handler: type[FakeHandler]  # each fake sets its handler class
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def __init__(self) -> None:
+        bound = type(self.handler.__name__, (self.handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), bound)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -2,10 +2,9 @@
 a deleted record, and a 503 with Retry-After before the first answer."""
 from __future__ import annotations
 
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
-from .loopback import LoopbackServer, send_body
+from .loopback import FakeHandler, LoopbackServer, send_body
 
 
 def _record(arxiv_id: str, title: str, day: str, deleted: bool = False) -> str:
@@ -31,30 +30,25 @@ def _page(token: str | None) -> str:
             + "".join(PAGES[token]) + resumption + "</ListRecords></OAI-PMH>")
 
 
+class _Handler(FakeHandler):
+    def do_GET(self):
+        fake = self.fake
+        query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+        fake.requests.append(query)
+        if fake.fail_first:
+            fake.fail_first = False
+            self.send_response(503)
+            self.send_header("Retry-After", "1")
+            self.end_headers()
+            return
+        send_body(self, _page(query.get("resumptionToken")).encode(), "text/xml")
+
+
 class FakeOai(LoopbackServer):
+    handler = _Handler
     path_prefix = "/oai"
 
     def __init__(self, fail_first: bool = True) -> None:
         self.fail_first = fail_first
         self.requests: list[dict] = []
-        super().__init__(self._handler())
-
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-                fake.requests.append(query)
-                if fake.fail_first:
-                    fake.fail_first = False
-                    self.send_response(503)
-                    self.send_header("Retry-After", "1")
-                    self.end_headers()
-                    return
-                send_body(self, _page(query.get("resumptionToken")).encode(), "text/xml")
-
-        return Handler
+        super().__init__()

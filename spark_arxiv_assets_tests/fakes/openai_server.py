@@ -11,9 +11,8 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 
-from .loopback import LoopbackServer, send_body
+from .loopback import FakeHandler, LoopbackServer, send_body
 
 
 def realistic_reply(messages: list[dict]) -> str:
@@ -29,48 +28,43 @@ def realistic_reply(messages: list[dict]) -> str:
                                       "answer": first, "kind": "factual"}]})
 
 
+class _Handler(FakeHandler):
+    def do_POST(self):
+        fake = self.fake
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        fake.requests.append({"body": body, "auth": self.headers.get("Authorization")})
+        action = fake._next()
+        if action in ("429", "500"):
+            self.send_response(int(action))
+            self.send_header("Retry-After", "0")
+            self.end_headers()
+            self.wfile.write(b'{"error": "busy"}')
+            return
+        if action == "echo_401":
+            message = f"Incorrect API key provided: {self.headers.get('Authorization')}"
+            send_body(self, json.dumps({"error": {"message": message}}).encode(), "application/json", 401)
+            return
+        if action == "slow":
+            time.sleep(fake.slow_s)
+        if action == "bad_body":
+            payload = b"<html>gateway error</html>"
+        else:
+            content = "Sure! Here are questions: {question: oops" if action == "malformed" else realistic_reply(body["messages"])
+            payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}],
+                                  "usage": {"completion_tokens": len(content.split())}}).encode()
+        send_body(self, payload, "application/json")
+
+
 class FakeOpenAI(LoopbackServer):
+    handler = _Handler
     path_prefix = "/v1"
 
     def __init__(self, script: list[str], slow_s: float = 3.0) -> None:
         self.script, self.slow_s = list(script), slow_s
         self.requests: list[dict] = []
         self._lock = threading.Lock()
-        super().__init__(self._handler())
+        super().__init__()
 
     def _next(self) -> str:
         with self._lock:
             return self.script.pop(0) if len(self.script) > 1 else self.script[0]
-
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append({"body": body, "auth": self.headers.get("Authorization")})
-                action = fake._next()
-                if action in ("429", "500"):
-                    self.send_response(int(action))
-                    self.send_header("Retry-After", "0")
-                    self.end_headers()
-                    self.wfile.write(b'{"error": "busy"}')
-                    return
-                if action == "echo_401":
-                    message = f"Incorrect API key provided: {self.headers.get('Authorization')}"
-                    send_body(self, json.dumps({"error": {"message": message}}).encode(), "application/json", 401)
-                    return
-                if action == "slow":
-                    time.sleep(fake.slow_s)
-                if action == "bad_body":
-                    payload = b"<html>gateway error</html>"
-                else:
-                    content = "Sure! Here are questions: {question: oops" if action == "malformed" else realistic_reply(body["messages"])
-                    payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}],
-                                          "usage": {"completion_tokens": len(content.split())}}).encode()
-                send_body(self, payload, "application/json")
-
-        return Handler
