@@ -14,7 +14,10 @@ def run_demo(_: argparse.Namespace) -> int:
 
     from .definitions import all_assets, all_checks, build_resources
 
-    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        os.makedirs(home, exist_ok=True)  # Dagster refuses a DAGSTER_HOME that does not exist yet
+    instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
     started = time.perf_counter()
     quiet_logs = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # progress lines, not engine events
     result = materialize([*all_assets, *all_checks], resources=build_resources(), instance=instance,

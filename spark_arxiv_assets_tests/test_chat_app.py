@@ -9,11 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from spark_arxiv_assets.core.chat_guard import (
-    MAX_QUESTION_CHARS,
-    SlidingWindowLimiter,
-    check_question,
-)
+from spark_arxiv_assets.core.chat_guard import MAX_QUESTION_CHARS, SlidingWindowLimiter, check_question
 from spark_arxiv_assets.core.rag_prompt import SYSTEM_PROMPT, answer_messages
 
 from .browser import headless_chromium

@@ -4,14 +4,16 @@ import pytest
 
 
 @pytest.mark.slow
-def test_whole_graph_on_the_sample_then_load_the_adapter(data_dir):
+def test_whole_graph_on_the_sample_then_load_the_adapter(data_dir, tmp_path, monkeypatch):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from spark_arxiv_assets.cli import main
     from spark_arxiv_assets.resources.models import resolve_causal_lm
 
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))  # created by the demo; runs recorded there
     assert main(["demo"]) == 0
+    assert (tmp_path / "dagster_home").is_dir()
     current = data_dir / "models" / "final_adapter" / "current"
 
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct")),

@@ -5,11 +5,7 @@ from dagster import materialize
 
 from spark_arxiv_assets.assets.pdfs import arxiv_pdfs
 from spark_arxiv_assets.core.arxiv_ids import parse_arxiv_id
-from spark_arxiv_assets.core.retry_policy import (
-    RateLimiter,
-    backoff_delay,
-    parse_retry_after,
-)
+from spark_arxiv_assets.core.retry_policy import RateLimiter, backoff_delay, parse_retry_after
 from spark_arxiv_assets.io_managers.parquet import ParquetIOManager
 from spark_arxiv_assets.resources.arxiv import ArxivClient
 

@@ -3,18 +3,8 @@
 import time
 
 import pandas as pd
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetOut,
-    Config,
-    MetadataValue,
-    Output,
-    asset_check,
-    multi_asset,
-)
+from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetOut, Config,
+                     MetadataValue, Output, asset_check, multi_asset)
 from dagster_pyspark import LazyPySparkResource
 
 from ..core.page_extraction import extract_papers

@@ -10,12 +10,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from ..core.retry_policy import (
-    RETRYABLE_STATUS,
-    RateLimiter,
-    backoff_delay,
-    parse_retry_after,
-)
+from ..core.retry_policy import RETRYABLE_STATUS, RateLimiter, backoff_delay, parse_retry_after
 
 ARXIV_MIN_INTERVAL_S = 3.0  # arXiv's robots policy: no more than one request every 3 seconds
 
