@@ -1,6 +1,7 @@
-"""A sensor that materializes the graph when PDFs appear or change in a watched folder.
-Every stage skips work already done (page cache by content hash, index by chunk id, teacher
-cache by request), so a run triggered by one new paper only processes that paper."""
+"""Sensors that materialize the graph when PDFs appear in a watched folder or arXiv lists new
+papers. A run covers the whole graph: extraction, the index and the teacher skip work already
+done (page cache by content hash, index by chunk id, teacher cache by request), while the
+student is retrained and the evaluation rerun on every such run (no partitions yet)."""
 from __future__ import annotations
 
 import hashlib
@@ -64,8 +65,10 @@ def arxiv_listing_sensor(context: SensorEvaluationContext, arxiv_listing: ArxivL
 
     from .io_managers.atomic import atomic_write
 
-    since = context.cursor or (date.today() - timedelta(days=1)).isoformat()
-    records = arxiv_listing.records_since(since)
+    cursor = listing_cursor(context.cursor) or {"from": (date.today() - timedelta(days=1)).isoformat(), "token": None}
+    since = cursor["from"]
+    page = arxiv_listing.list_records(since, cursor["token"])
+    records = page.records
     path = listing_file()
     known: dict[str, str] = {}
     if path.exists():
@@ -73,12 +76,27 @@ def arxiv_listing_sensor(context: SensorEvaluationContext, arxiv_listing: ArxivL
             record = json.loads(line)
             known[record["id"]] = line
     new = [r for r in records if r["id"] and r["id"] not in known]
+    lines = list(known.values()) + [json.dumps(r, ensure_ascii=False) for r in new]
+    if new:
+        atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
+    if page.resumption_token:
+        # Not done with this window: keep its start date and resume from the token next tick, so no
+        # record past the page cap is skipped by a cursor that moved on.
+        context.log.warning(f"listing since {since} goes on past {arxiv_listing.max_pages} pages; "
+                            "resuming from its token at the next tick")
+        context.update_cursor(json.dumps({"from": since, "token": page.resumption_token}))
+    else:
+        newest = max([since] + [r["datestamp"] for r in records if r["datestamp"]])
+        context.update_cursor(json.dumps({"from": newest, "token": None}))
     if not new:
         return SkipReason(f"no new papers listed since {since}")
-    lines = list(known.values()) + [json.dumps(r, ensure_ascii=False) for r in new]
-    atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
-    newest = max(r["datestamp"] or since for r in new)
-    context.update_cursor(newest)
     context.log.info(f"{len(new)} new papers listed since {since}")
-    return RunRequest(run_key=f"listing:{newest}:{len(lines)}", run_config=listing_run_config(path),
+    return RunRequest(run_key=f"listing:{since}:{len(lines)}", run_config=listing_run_config(path),
                       tags={"trigger": "arxiv_listing_sensor", "new_papers": str(len(new))})
+
+
+def listing_cursor(raw: str | None) -> dict | None:
+    """{"from": date, "token": resumption token or None}; a bare date is the older cursor form."""
+    if not raw:
+        return None
+    return json.loads(raw) if raw.startswith("{") else {"from": raw, "token": None}

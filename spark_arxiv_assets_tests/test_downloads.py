@@ -70,7 +70,7 @@ def test_politeness_is_three_seconds_and_config_cannot_go_below_it_for_arxiv(tmp
     with pytest.raises(ValueError, match="below the 3 s between requests that arXiv asks"):
         ArxivClient(min_interval_s=0.5).download_pdf(parse_arxiv_id("2401.00001"), tmp_path / "x.pdf")
     with pytest.raises(ValueError, match="below the 3 s"):
-        ArxivListing(base_url="https://oaipmh.arxiv.org/oai", min_interval_s=1).records_since("2026-01-01")
+        ArxivListing(base_url="https://oaipmh.arxiv.org/oai", min_interval_s=1).list_records("2026-01-01")
     assert not list(tmp_path.iterdir())  # refused before any request was made
 
 

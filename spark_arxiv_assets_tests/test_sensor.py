@@ -36,7 +36,7 @@ def test_arxiv_listing_sensor_pages_retries_and_feeds_the_metadata_parser(data_d
         request = arxiv_listing_sensor(context)
         assert [q.get("resumptionToken") for q in server.requests] == [None, None, "page2"]  # 503, page 1, page 2
         assert server.requests[1]["from"] == "2026-11-24" and server.requests[1]["metadataPrefix"] == "arXiv"
-        assert isinstance(request, RunRequest) and context.cursor == "2026-11-25"
+        assert isinstance(request, RunRequest) and json.loads(context.cursor) == {"from": "2026-11-25", "token": None}
         assert request.run_config["ops"]["arxiv_pdfs"]["config"] == {"source": "arxiv"}
         again = arxiv_listing_sensor(build_sensor_context(cursor=context.cursor, resources={"arxiv_listing": listing}))
         assert isinstance(again, SkipReason)  # the same day is listed again, but nothing new
@@ -44,3 +44,32 @@ def test_arxiv_listing_sensor_pages_retries_and_feeds_the_metadata_parser(data_d
     assert frame["paper_id"].tolist() == ["2611.00001", "hep-th/9901001"] and not report.bad_lines
     first = frame.set_index("paper_id").loc["2611.00001"]
     assert first["authors"] == "Ada Lovelace, Charles Babbage" and first["abstract"] == "An abstract over two lines."
+
+
+def test_listing_past_the_page_cap_resumes_from_its_token_and_never_skips_records(data_dir):
+    """With one page per tick, the cursor keeps the window's start and the resumption token
+    until the listing is complete; an expired token lists the window again."""
+    from spark_arxiv_assets.resources.arxiv_listing import ArxivListing
+    from spark_arxiv_assets.sensors import arxiv_listing_sensor, listing_file
+
+    from .fakes.oai_server import FakeOai
+
+    def tick(cursor, listing):
+        context = build_sensor_context(cursor=cursor, resources={"arxiv_listing": listing})
+        return arxiv_listing_sensor(context), context.cursor
+
+    with FakeOai(fail_first=False) as server:
+        listing = ArxivListing(base_url=server.base_url, min_interval_s=0, max_pages=1)
+        first, cursor = tick("2026-11-24", listing)
+        assert isinstance(first, RunRequest) and json.loads(cursor) == {"from": "2026-11-24", "token": "page2"}
+        second, cursor = tick(cursor, listing)
+        assert [q.get("resumptionToken") for q in server.requests] == [None, "page2"]
+        assert isinstance(second, RunRequest) and json.loads(cursor) == {"from": "2026-11-25", "token": None}
+        ids = [json.loads(line)["id"] for line in listing_file().read_text().splitlines()]
+        assert ids == ["2611.00001", "hep-th/9901001"]
+
+        expired, cursor = tick(json.dumps({"from": "2026-11-24", "token": "expired-token"}), listing)
+        assert server.requests[-2:] == [{"verb": "ListRecords", "resumptionToken": "expired-token"},
+                                        {"verb": "ListRecords", "metadataPrefix": "arXiv", "set": "cs",
+                                         "from": "2026-11-24"}]
+        assert isinstance(expired, SkipReason) and json.loads(cursor)["token"] == "page2"  # known ids, listing goes on

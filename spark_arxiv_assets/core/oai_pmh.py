@@ -9,7 +9,12 @@ NS = {"oai": "http://www.openarchives.org/OAI/2.0/", "arxiv": "http://arxiv.org/
 
 
 class OaiError(RuntimeError):
-    """An OAI-PMH error other than 'no records'."""
+    """An OAI-PMH error other than 'no records'; `code` is the protocol's error code
+    (e.g. badResumptionToken for an expired token)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"OAI-PMH error {code}: {message}")
+        self.code = code
 
 
 @dataclass
@@ -29,7 +34,7 @@ def parse_list_records(xml_text: str) -> ListingPage:
     if error is not None:
         if error.get("code") == "noRecordsMatch":
             return ListingPage([], None)
-        raise OaiError(f"OAI-PMH error {error.get('code')}: {(error.text or '').strip()}")
+        raise OaiError(error.get("code") or "unknown", (error.text or "").strip())
     records = []
     for record in root.iterfind(".//oai:record", NS):
         header = record.find("oai:header", NS)

@@ -1,5 +1,6 @@
 """A fake arXiv OAI-PMH endpoint on 127.0.0.1: two pages joined by a resumption token,
-a deleted record, and a 503 with Retry-After before the first answer."""
+a deleted record, a 503 with Retry-After before the first answer, and badResumptionToken for
+a token it does not know."""
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
@@ -25,6 +26,10 @@ PAGES = {
 
 
 def _page(token: str | None) -> str:
+    if token not in PAGES:  # what a server answers for a token it has forgotten
+        return ('<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+                '<error code="badResumptionToken">The value of the resumptionToken argument is invalid or expired.'
+                '</error></OAI-PMH>')
     resumption = '<resumptionToken cursor="0" completeListSize="3">page2</resumptionToken>' if token is None else "<resumptionToken/>"
     return ('<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords>'
             + "".join(PAGES[token]) + resumption + "</ListRecords></OAI-PMH>")
