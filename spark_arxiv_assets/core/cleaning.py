@@ -8,7 +8,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 _DIGITS = re.compile(r"\d+")
-_HYPHEN_BREAK = re.compile(r"(\w[\w\-]*?)([-\u00ad])\n\s*([a-z]\w*)")
+_HYPHEN_BREAK = re.compile(r"(\w)([-\u00ad])\n\s*([a-z]\w*)")
+_WORD_BEFORE = re.compile(r"[\w\-]*$")  # the (possibly hyphenated) word that ends at a line-break hyphen
+_WORD = re.compile(r"[\w\-]+")  # linear: no backtracking on long runs of letters
 _SPACES = re.compile(r"\s+")
 _REFERENCES_HEADING = re.compile(r"^\s*(?:\d+\.?\s*)?(references|bibliography|literature cited)\s*$", re.I)
 _APPENDIX_HEADING = re.compile(r"^\s*(appendix\b|appendices\b|[A-H](?:\.\d+)?\s+[A-Z][A-Za-z]+(?: [A-Za-z\-]+){0,8}$)", re.I)
@@ -93,15 +95,16 @@ def drop_reference_list(pages: list[list[str]], stats: CleaningStats) -> list[li
 _NUMBERED_HEADING = re.compile(r"^(\s*(?:\d+(?:\.\d+)*|[A-H](?:\.\d+)*)\.?\s+[A-Z][\w\-]*(?:[ \t]+[\w\-]+){0,5})[ \t]*$", re.M)
 
 
-def _join_line_break(match: re.Match, text: str) -> str:
+def _join_line_break(match: re.Match, text: str, hyphenated: set[str]) -> str:
     """'exam-\\nple' → 'example', but a compound keeps its hyphen: 'state-of-the-\\nart' →
     'state-of-the-art', and so does any word written with that hyphen elsewhere in the text."""
-    head, hyphen, tail = match.groups()
+    last, hyphen, tail = match.groups()
     if hyphen == "\u00ad":  # a soft hyphen only ever marks a break inside a word
-        return head + tail
-    if "-" in head or f"{head}-{tail}" in text:
-        return f"{head}-{tail}"
-    return head + tail
+        return last + tail
+    head = _WORD_BEFORE.search(text, max(0, match.start() - 100), match.start() + 1).group()
+    if "-" in head or f"{head}-{tail}".lower() in hyphenated:
+        return f"{last}-{tail}"
+    return last + tail
 
 
 def normalise_text(text: str) -> str:
@@ -109,7 +112,9 @@ def normalise_text(text: str) -> str:
     headings with a period (so '2 Setup' does not run into the next sentence), collapses
     whitespace."""
     text = unicodedata.normalize("NFKC", text)
-    text = _HYPHEN_BREAK.sub(lambda m: _join_line_break(m, text), text)
+    if _HYPHEN_BREAK.search(text):
+        hyphenated = {word.lower() for word in _WORD.findall(text) if "-" in word.strip("-")}
+        text = _HYPHEN_BREAK.sub(lambda m: _join_line_break(m, text, hyphenated), text)
     text = _NUMBERED_HEADING.sub(r"\1.", text)
     return _SPACES.sub(" ", text).strip()
 

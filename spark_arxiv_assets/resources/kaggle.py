@@ -26,9 +26,7 @@ class KaggleSnapshot(ConfigurableResource):
         if not (has_env or has_file):
             raise RuntimeError("Kaggle credentials missing: set KAGGLE_USERNAME and KAGGLE_KEY "
                                "or create ~/.kaggle/kaggle.json, or use source='file' with a local copy")
-        from kaggle.api.kaggle_api_extended import (
-            KaggleApi,  # authenticates on import: keep lazy
-        )
+        from kaggle.api.kaggle_api_extended import KaggleApi  # authenticates on import: keep lazy
 
         api = KaggleApi()
         api.authenticate()
