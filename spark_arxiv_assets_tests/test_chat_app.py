@@ -1,5 +1,6 @@
 """The Gradio chat: API through gradio_client, hot reload, limits, load, prompt-injection
 safety, the listening socket of the real CLI, and a real headless Chromium session."""
+import json
 import os
 import sys
 import threading
@@ -84,7 +85,7 @@ def test_input_limits_and_rate_limit(chat_server):
     assert limiter.try_acquire() == 0
 
 
-def test_fifty_concurrent_questions_are_answered_or_refused_promptly(chat_server):
+def test_fifty_concurrent_questions_are_answered_or_refused_promptly(chat_server, test_output):
     """A burst of 50 users: each gets an answer with sources, or at once a clear "busy" refusal
     (the queue is bounded), within a bounded time; the app still answers afterwards."""
     from gradio_client import Client
@@ -120,6 +121,8 @@ def test_fifty_concurrent_questions_are_answered_or_refused_promptly(chat_server
             futures = [pool.submit(one, i) for i in range(users)]
             outcomes = [f.result(timeout=240) for f in futures]
         elapsed = time.monotonic() - started
+        counts = {outcome: outcomes.count(outcome) for outcome in sorted(set(outcomes))}
+        (test_output / "chat-burst.json").write_text(json.dumps({**counts, "seconds": round(elapsed, 1)}))
         assert len(outcomes) == 50 and outcomes.count("answered") >= 1 and outcomes.count("busy") >= 1, outcomes
         assert outcomes.count("answered") <= 1 + 6 + 6  # running + queued, twice over for requests that raced in late
         assert elapsed < 240

@@ -50,6 +50,8 @@ def test_every_bomb_is_quarantined_with_its_reason_inside_spark(data_dir, bomb_f
     assert set(extracted["paper_id"]) == {name.removesuffix(".pdf") for name in GOOD}
     assert extracted.groupby("paper_id")["n_chars"].sum().min() > 500
     # 6 of 8 papers quarantined: the check fails with ERROR severity, not a warning
+    [pages_event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "paper_pages"]
+    assert pages_event.materialization.metadata["per_paper_limits"].value["paper_timeout_s"] == 120.0
     [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "quarantine_has_reasons"]
     assert not check.passed and check.severity.value == "ERROR"
 

@@ -115,6 +115,11 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
         "ocr_pages": int((pages["method"] == "ocr").sum()),
         "empty_pages": int((pages["method"] == "empty").sum()),
         "spark_master": pyspark.spark_context.master,
+        "extractor": extractor,
+        "per_paper_limits": MetadataValue.json({"paper_timeout_s": config.paper_timeout_s,
+                                                "max_memory_mb": config.max_memory_mb,
+                                                "max_page_chars": config.max_page_chars,
+                                                "max_ocr_megapixels": config.max_ocr_megapixels}),
         "spark_tasks": int(new_pages["spark_partition"].nunique()) if new_page_count else 0,
         "seconds": round(seconds, 2),
         "pages_per_second": round(new_page_count / seconds, 2) if seconds > 0 and new_page_count else 0.0,
@@ -123,6 +128,7 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
     })
     yield Output(quarantine, output_name="quarantined_papers", metadata={
         "quarantined": len(quarantine),
+        "over_a_per_paper_limit": int(quarantine["reason"].str.startswith("extraction limit").sum()),
         "reasons": MetadataValue.md(markdown_table(quarantine[["paper_id", "stage", "reason"]], max_rows=50,
                                                    max_chars=120)),
     })
