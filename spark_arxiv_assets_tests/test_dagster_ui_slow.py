@@ -1,6 +1,6 @@
-"""What users do first: `dagster dev`, open the lineage page, click "Materialize all", and
-watch the run finish, in headless Chromium. Then the instance is asked whether every asset
-materialized and every check passed."""
+"""What users do first: `dagster dev`, open the lineage page, click "Materialize all", launch
+the backfill of every month it offers, and watch it finish, in headless Chromium. Then the
+instance is asked whether every asset materialized and every check passed."""
 import os
 import sys
 import time
@@ -59,7 +59,8 @@ def dagster_dev(tmp_path):
 @pytest.mark.slow
 @pytest.mark.browser
 def test_materialize_all_from_the_ui_succeeds_with_every_check_passing(dagster_dev, test_output):
-    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+    from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+    from dagster._core.execution.backfill import BulkActionStatus  # not exported; the instance API returns it
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -69,27 +70,37 @@ def test_materialize_all_from_the_ui_succeeds_with_every_check_passing(dagster_d
         driver.get(f"{url}/asset-groups")
         _click_button(driver, "Skip", timeout_s=15)  # the first-visit newsletter dialog, if shown
         assert _click_button(driver, "Materialize all"), "no 'Materialize all' button on the lineage page"
+        # Partitioned assets: the dialog offers every month as one backfill, run as a single run.
+        driver.save_screenshot(str(test_output / "dagster-backfill-dialog.png"))
+        assert _click_button(driver, "Launch backfill"), "no 'Launch backfill' in the partition dialog"
 
-        deadline = time.monotonic() + 900
-        while not instance.get_runs() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 1200
+        while not instance.get_backfills() and time.monotonic() < deadline:
             time.sleep(2)
-        [run] = instance.get_runs()
-        while not instance.get_run_by_id(run.run_id).is_finished and time.monotonic() < deadline:
+        [backfill] = instance.get_backfills()
+        while instance.get_backfill(backfill.backfill_id).status == BulkActionStatus.REQUESTED \
+                and time.monotonic() < deadline:
             time.sleep(5)
-        run = instance.get_run_by_id(run.run_id)
+        backfill = instance.get_backfill(backfill.backfill_id)
+        runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
 
-        driver.get(f"{url}/runs/{run.run_id}")
-        WebDriverWait(driver, 60).until(lambda d: "Success" in d.find_element(By.TAG_NAME, "body").text
-                                        or "Failure" in d.find_element(By.TAG_NAME, "body").text)
+        driver.get(f"{url}/runs/b/{backfill.backfill_id}")
+        WebDriverWait(driver, 60).until(lambda d: "Completed" in d.find_element(By.TAG_NAME, "body").text
+                                        or "Failed" in d.find_element(By.TAG_NAME, "body").text)
         driver.save_screenshot(str(test_output / "dagster-run.png"))
         page = driver.find_element(By.TAG_NAME, "body").text
 
-    assert run.status == DagsterRunStatus.SUCCESS, f"run {run.run_id} ended {run.status}"
-    assert "Success" in page
-    materialized = {r.event_log_entry.dagster_event.asset_key.to_user_string()
-                    for r in instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records}
+    assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS, f"backfill {backfill.backfill_id}: {backfill.status}"
+    assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+    assert "Completed" in page
+    records = [r for run in runs for r in instance.get_records_for_run(
+        run.run_id, of_type={DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}).records]
+    events = [r.event_log_entry.dagster_event for r in records]
+    materialized = {e.asset_key.to_user_string() for e in events if e.is_step_materialization}
     assert materialized == ASSETS
-    checks = [r.event_log_entry.dagster_event.event_specific_data
-              for r in instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records]
+    sample_month = [e.partition for e in events if e.is_step_materialization
+                    and e.asset_key.to_user_string() == "paper_pages" and e.partition == "2000-01"]
+    assert sample_month, "the sample's month was not among the backfilled partitions"
+    checks = [e.event_specific_data for e in events if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
     assert len(checks) >= len(ASSETS) and [c.check_name for c in checks if not c.passed] == []
     assert (data / "evaluation" / "summary.json").exists()

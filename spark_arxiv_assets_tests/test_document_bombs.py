@@ -6,7 +6,6 @@ import shutil
 import signal
 
 import pytest
-from dagster import materialize
 
 from spark_arxiv_assets.assets import metadata, pages, pdfs
 from spark_arxiv_assets.core.bounded_call import ChildBug, LimitExceeded, call_bounded
@@ -15,6 +14,7 @@ from spark_arxiv_assets.core.pdf_text import ExtractionOptions
 from spark_arxiv_assets.definitions import build_resources
 
 from .document_bombs import write_bombs
+from .months import LOCAL_MONTH, pages as pages_of, run_months, stamp_local_pdfs, table
 
 EXPECTED_REASONS = {
     "two-thousand-pages": "PDF has 2000 pages, above max_pages=500",
@@ -33,20 +33,21 @@ def bomb_folder(tmp_path_factory, corpora):
     write_bombs(folder)
     for name in GOOD:
         shutil.copy(corpora / "pdfs" / name, folder / name)
+    stamp_local_pdfs(folder)
     return folder
 
 
 def test_every_bomb_is_quarantined_with_its_reason_inside_spark(data_dir, bomb_folder):
     selection = [metadata.arxiv_metadata, pdfs.arxiv_pdfs, pages.paper_pages]
-    result = materialize(selection, resources=build_resources(), run_config={"ops": {
+    result = run_months(selection, LOCAL_MONTH, resources=build_resources(), run_config={"ops": {
         "arxiv_metadata": {"config": {"source": "pdf_folder", "path": str(bomb_folder)}},
         "paper_pages": {"config": {"paper_timeout_s": 120.0}}}})
     assert result.success
-    quarantine = result.output_for_node("paper_pages", "quarantined_papers").set_index("paper_id")["reason"]
+    quarantine = table(result, "paper_pages", "quarantined_papers").set_index("paper_id")["reason"]
     assert set(quarantine.index) == set(EXPECTED_REASONS)
     for name, reason in EXPECTED_REASONS.items():
         assert reason in quarantine[name], (name, quarantine[name])
-    extracted = result.output_for_node("paper_pages", "paper_pages")
+    extracted = pages_of(result)
     assert set(extracted["paper_id"]) == {name.removesuffix(".pdf") for name in GOOD}
     assert extracted.groupby("paper_id")["n_chars"].sum().min() > 500
     # 6 of 8 papers quarantined: the check fails with ERROR severity, not a warning
@@ -117,4 +118,4 @@ def test_a_bug_inside_a_spark_task_fails_the_job(data_dir):
 
     context = build_resources()["pyspark"].spark_context
     with pytest.raises(Exception, match="ExtractionBug"):
-        run_extraction(context, [("p", None, "x")], ExtractionOptions(), 1, log=lambda _: None)
+        run_extraction(context, [("p", None, "x", str(data_dir / "p.parquet"))], ExtractionOptions(), 1, log=lambda _: None)

@@ -1,7 +1,6 @@
 """arXiv downloads against a fake server on 127.0.0.1 with realistic faults."""
 import pandas as pd
 import pytest
-from dagster import materialize
 
 from spark_arxiv_assets.assets.pdfs import arxiv_pdfs
 from spark_arxiv_assets.core.arxiv_ids import parse_arxiv_id
@@ -10,6 +9,7 @@ from spark_arxiv_assets.io_managers.parquet import ParquetIOManager
 from spark_arxiv_assets.resources.arxiv import ArxivClient
 
 from .fakes.arxiv_server import FakeArxiv
+from .months import run_months, table
 
 
 def client(server: FakeArxiv, **kw) -> ArxivClient:
@@ -94,19 +94,23 @@ def test_rate_limiter_sleeps_only_what_is_needed():
 
 def test_asset_downloads_with_slash_ids_and_records_failures(data_dir):
     metadata = pd.DataFrame({"paper_id": ["hep-th/9901001", "2401.00021", "2401.00022"], "version": [None, 2, None],
-                             "local_pdf": [None, None, None]})
+                             "month": ["1999-01", "2024-01", "2024-01"], "local_pdf": [None, None, None]})
     metadata["version"] = metadata["version"].astype("Int64")
     with FakeArxiv({"hep-th/9901001": ["ok"], "2401.00021v2": ["ok"], "2401.00022": ["html"]}) as server:
-        from dagster import asset
+        from dagster import AssetExecutionContext, asset
 
-        @asset(name="arxiv_metadata", io_manager_key="parquet_io_manager")
-        def fake_metadata() -> pd.DataFrame:
-            return metadata
+        from spark_arxiv_assets.assets.partitions import MONTHS, ONE_RUN, split_by_month
 
-        result = materialize([fake_metadata, arxiv_pdfs], resources={
+        @asset(name="arxiv_metadata", io_manager_key="parquet_io_manager", partitions_def=MONTHS,
+               backfill_policy=ONE_RUN)
+        def fake_metadata(context: AssetExecutionContext) -> dict:
+            return split_by_month(metadata, context.partition_keys)
+
+        result = run_months([fake_metadata, arxiv_pdfs], "1999-01", "2024-01", resources={
             "arxiv": client(server, max_retries=0), "parquet_io_manager": ParquetIOManager()})
     assert result.success
-    frame = result.output_for_node("arxiv_pdfs").set_index("paper_id")
+    frame = table(result, "arxiv_pdfs").set_index("paper_id")
+    assert frame.loc["hep-th/9901001", "month"] == "1999-01"
     assert frame.loc["hep-th/9901001", "pdf_path"].endswith("9901/hep-th_9901001.pdf")
     assert frame.loc["2401.00021", "status"] == "downloaded"
     assert frame.loc["2401.00022", "status"] == "failed" and "HTML" in frame.loc["2401.00022", "error"]

@@ -3,12 +3,12 @@ embeds no chunk and sends no teacher request, and every id and split comes out t
 Real Spark, MiniLM and TRL training; the teacher is a fake OpenAI-compatible server and the
 student a tiny Llama built in code, so both runs take about a minute."""
 import numpy as np
-from dagster import materialize
 
 from spark_arxiv_assets.definitions import all_assets, all_checks, build_resources
 from spark_arxiv_assets.resources.teacher import TeacherResource
 
 from .fakes.openai_server import FakeOpenAI
+from .months import SAMPLE_MONTH, run_months, table
 
 
 def _metadata(result, key: str) -> dict:
@@ -23,9 +23,9 @@ def test_second_identical_run_redoes_nothing_and_changes_no_id(data_dir, tiny_mo
     with FakeOpenAI(["ok"]) as teacher:
         resources = {**build_resources(), "teacher": TeacherResource(backend="openai", base_url=teacher.base_url,
                                                                      model="mistral-7b-instruct", max_concurrency=2)}
-        first = materialize([*all_assets, *all_checks], resources=resources, run_config=run_config)
+        first = run_months([*all_assets, *all_checks], SAMPLE_MONTH, resources=resources, run_config=run_config)
         requests_after_first = len(teacher.requests)
-        second = materialize([*all_assets, *all_checks], resources=resources, run_config=run_config)
+        second = run_months([*all_assets, *all_checks], SAMPLE_MONTH, resources=resources, run_config=run_config)
         assert first.success and second.success
         assert requests_after_first > 0 and len(teacher.requests) == requests_after_first  # no new teacher call
 
@@ -35,7 +35,7 @@ def test_second_identical_run_redoes_nothing_and_changes_no_id(data_dir, tiny_mo
     assert qa["requests_generated_now"] == 0 and qa["requests"] > 0
 
     def ids(result, node, columns):
-        return result.output_for_node(node)[columns].to_dict("list")
+        return table(result, node)[columns].to_dict("list")
 
     assert ids(first, "paper_chunks", ["chunk_id", "vector_id"]) == ids(second, "paper_chunks", ["chunk_id", "vector_id"])
     assert ids(first, "qa_dataset", ["chunk_id", "question", "split"]) == \

@@ -2,19 +2,20 @@
 and on the shared corpora (good and bad PDFs together)."""
 import shutil
 
-from dagster import materialize
-
-from spark_arxiv_assets.definitions import build_resources
-from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs
 from dagster import load_asset_checks_from_modules, load_assets_from_modules
+
+from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs
+from spark_arxiv_assets.definitions import build_resources
+
+from .months import SAMPLE_MONTH, folder_months, pages as pages_of, run_months, stamp_local_pdfs, table
 
 MODULES = [metadata, pdfs, pages, chunks, index]
 ASSETS = load_assets_from_modules(MODULES)
 CHECKS = load_asset_checks_from_modules(MODULES)
 
 
-def run(run_config=None):
-    result = materialize([*ASSETS, *CHECKS], resources=build_resources(), run_config=run_config or {})
+def run(run_config=None, months=(SAMPLE_MONTH, SAMPLE_MONTH)):
+    result = run_months([*ASSETS, *CHECKS], *months, resources=build_resources(), run_config=run_config or {})
     assert result.success
     failed = [(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed]
     return result, failed
@@ -28,9 +29,9 @@ def metadata_of(result, key):
 def test_sample_corpus_end_to_end_then_incremental(data_dir):
     result, failed = run()
     assert failed == []
-    pages_frame = result.output_for_node("paper_pages", "paper_pages")
-    quarantine = result.output_for_node("paper_pages", "quarantined_papers")
-    chunk_frame = result.output_for_node("paper_chunks")
+    pages_frame = pages_of(result)
+    quarantine = table(result, "paper_pages", "quarantined_papers")
+    chunk_frame = table(result, "paper_chunks")
     assert set(pages_frame["paper_id"]) == {"0001.00001", "0001.00002", "0001.00003", "0001.00004", "cs/0001999"}
     assert quarantine["paper_id"].tolist() == ["0001.00005"] and "truncated" in quarantine["reason"][0]
     ocr_page = pages_frame[pages_frame["method"] == "ocr"]
@@ -48,7 +49,7 @@ def test_sample_corpus_end_to_end_then_incremental(data_dir):
     again, _ = run()
     meta = metadata_of(again, "paper_pages")
     assert meta["papers_reused"] == 5 and meta["papers_extracted_now"] == 0
-    assert again.output_for_node("paper_chunks")["chunk_id"].tolist() == chunk_frame["chunk_id"].tolist()
+    assert table(again, "paper_chunks")["chunk_id"].tolist() == chunk_frame["chunk_id"].tolist()
     index_meta = metadata_of(again, "chunk_index")
     assert (index_meta["added"], index_meta["removed"], index_meta["kept"]) == (0, 0, len(chunk_frame))
 
@@ -58,18 +59,20 @@ def test_new_paper_in_folder_is_extracted_and_indexed_alone(data_dir, corpora, t
     folder.mkdir()
     for name in ("2305.03393v1-p9.pdf", "layout-multi_page.pdf"):
         shutil.copy(corpora / "pdfs" / name, folder / name)
+    stamp_local_pdfs(folder)
     config = {"ops": {"arxiv_metadata": {"config": {"source": "pdf_folder", "path": str(folder)}},
                       "chunk_index": {"config": {"embed_with_spark": True}}}}
-    first, failed = run(config)
+    first, failed = run(config, folder_months(folder))
     assert failed == []
     shutil.copy(corpora / "pdfs" / "layout-normal_4pages.pdf", folder / "layout-normal_4pages.pdf")
-    second, failed = run(config)
+    stamp_local_pdfs(folder)
+    second, failed = run(config, folder_months(folder))
     assert failed == []
-    new_chunks = second.output_for_node("paper_chunks")
+    new_chunks = table(second, "paper_chunks")
     new_paper = new_chunks[new_chunks["paper_id"] == "layout-normal_4pages"]
     pages_meta, index_meta = metadata_of(second, "paper_pages"), metadata_of(second, "chunk_index")
     assert pages_meta["papers_reused"] == 2 and pages_meta["papers_extracted_now"] == 1
-    assert index_meta["added"] == len(new_paper) > 0 and index_meta["kept"] == len(first.output_for_node("paper_chunks"))
+    assert index_meta["added"] == len(new_paper) > 0 and index_meta["kept"] == len(table(first, "paper_chunks"))
     assert index_meta["embedded_in"] == "spark"
 
 
@@ -78,9 +81,11 @@ def test_shared_corpora_folder_with_bad_files(data_dir, corpora, tmp_path):
     shutil.copytree(corpora / "pdfs", folder)
     for bad in (corpora / "bad").iterdir():
         shutil.copy(bad, folder / bad.name)
-    result, failed = run({"ops": {"arxiv_metadata": {"config": {"source": "pdf_folder", "path": str(folder)}}}})
-    quarantine = result.output_for_node("paper_pages", "quarantined_papers").set_index("paper_id")
-    pages_frame = result.output_for_node("paper_pages", "paper_pages")
+    stamp_local_pdfs(folder)
+    result, failed = run({"ops": {"arxiv_metadata": {"config": {"source": "pdf_folder", "path": str(folder)}}}},
+                         folder_months(folder))
+    quarantine = table(result, "paper_pages", "quarantined_papers").set_index("paper_id")
+    pages_frame = pages_of(result)
     assert set(quarantine.index) == {"corrupted", "empty_page", "encrypted-2501.10120v1",
                                      "truncated-2302.07302v1", "html-served-as-pdf", "zero-bytes"}
     assert "encrypted" in quarantine.loc["encrypted-2501.10120v1", "reason"]
@@ -97,9 +102,9 @@ def test_empty_corpus_materializes_empty_artifacts_with_clear_checks(data_dir):
     checks = load_asset_checks_from_modules(MODULES + [qa])
     from spark_arxiv_assets.resources.teacher import TeacherResource
 
-    result = materialize([*selection, *checks], resources={**build_resources(), "teacher": TeacherResource()},
-                         run_config={"ops": {"arxiv_metadata": {"config": {"categories": ["no-such-category"]}}}})
+    result = run_months([*selection, *checks], SAMPLE_MONTH, resources={**build_resources(), "teacher": TeacherResource()},
+                        run_config={"ops": {"arxiv_metadata": {"config": {"categories": ["no-such-category"]}}}})
     assert result.success
-    assert result.output_for_node("paper_chunks").empty and result.output_for_node("qa_dataset").empty
-    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
-    assert {"metadata_ids_unique_and_titled", "chunks_complete_and_sized", "qa_grounded_and_split_by_paper"} <= failed
+    assert table(result, "paper_chunks").empty and result.output_for_node("qa_dataset").empty
+    failed = {e.check_name: e.severity.value for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {"metadata_ids_unique_and_titled": "WARN", "qa_grounded_and_split_by_paper": "ERROR"}

@@ -3,7 +3,7 @@ key and Kaggle key are planted, the real-data path runs against fakes of Kaggle,
 OpenAI-compatible teacher (including a server that echoes the key back in an error), and the
 keys are looked for in run logs, event metadata, failures and every file the run wrote."""
 import pytest
-from dagster import DagsterInstance, materialize, serialize_value
+from dagster import DagsterInstance, serialize_value
 
 from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs, qa
 from spark_arxiv_assets.definitions import build_resources
@@ -13,6 +13,7 @@ from spark_arxiv_assets.resources.teacher import TeacherResource
 from .fakes.arxiv_server import FakeArxiv
 from .fakes.kaggle_server import FakeKaggle
 from .fakes.openai_server import FakeOpenAI
+from .months import run_months
 
 TEACHER_KEY = "sk-planted-3c1f9e7a5d-teacher"
 KAGGLE_KEY = "kgl-planted-5b2d8e4f91-kaggle"
@@ -52,8 +53,8 @@ def test_planted_keys_never_reach_logs_metadata_errors_or_files(data_dir, kaggle
         resources = {**build_resources(), "arxiv": ArxivClient(base_url=arxiv.base_url, min_interval_s=0, backoff_s=0.01),
                      "teacher": TeacherResource(backend="openai", base_url=teacher.base_url, model="mistral-7b-instruct",
                                                 max_concurrency=1, max_retries=0)}
-        result = materialize([metadata.arxiv_metadata, pdfs.arxiv_pdfs, pages.paper_pages, chunks.paper_chunks,
-                              index.chunk_index, qa.qa_dataset], resources=resources, instance=instance, run_config={
+        result = run_months([metadata.arxiv_metadata, pdfs.arxiv_pdfs, pages.paper_pages, chunks.paper_chunks,
+                             index.chunk_index, qa.qa_dataset], "2025-01", resources=resources, instance=instance, run_config={
             "ops": {"arxiv_metadata": {"config": {"source": "kaggle", "categories": ["cs.IR"]}},
                     "paper_pages": {"config": {"ocr_engine": "none"}},
                     "qa_dataset": {"config": {"max_chunks": 4, "max_source_rank": None}}}})
@@ -70,8 +71,8 @@ def test_planted_keys_never_reach_logs_metadata_errors_or_files(data_dir, kaggle
     # a failing run: Kaggle refuses a wrong key; the failure is reported without the key
     monkeypatch.setenv("KAGGLE_KEY", WRONG_KAGGLE_KEY)
     (data_dir / "kaggle" / SNAPSHOT).unlink()
-    failed = materialize([metadata.arxiv_metadata], resources=build_resources(), instance=instance, raise_on_error=False,
-                         run_config={"ops": {"arxiv_metadata": {"config": {"source": "kaggle"}}}})
+    failed = run_months([metadata.arxiv_metadata], "2025-01", resources=build_resources(), instance=instance,
+                        raise_on_error=False, run_config={"ops": {"arxiv_metadata": {"config": {"source": "kaggle"}}}})
     assert not failed.success
     failure = failed.get_step_failure_events()[0].step_failure_data.error
     assert "Kaggle refused to send Cornell-University/arxiv" in failure.to_string() and "HTTP 401" in failure.to_string()

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import materialize
 
 from spark_arxiv_assets.definitions import all_assets, build_resources
 
 from .fakes.loopback import free_port
+from .months import SAMPLE_MONTH, pages as pages_of, run_months
 from .processes import reaped_process, wait_for_text
 
 SPARK_HOME = Path(__import__("pyspark").__file__).parent
@@ -55,11 +55,11 @@ def test_extraction_runs_on_a_standalone_cluster_by_config_only(data_dir, standa
     run_config = {"resources": {"pyspark": {"config": {"spark_config": {
         **build_resources()["pyspark"].spark_config, "spark.master": master_url,
         "spark.executor.memory": "512m", "spark.cores.max": "1"}}}}}
-    result = materialize(selection, resources=build_resources(), run_config=run_config)
+    result = run_months(selection, SAMPLE_MONTH, resources=build_resources(), run_config=run_config)
     assert result.success
     [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "paper_pages"]
     assert event.materialization.metadata["spark_master"].value == master_url
-    pages = result.output_for_node("paper_pages", "paper_pages")
+    pages = pages_of(result)
     assert pages["paper_id"].nunique() == 5
     # Every task that produced pages ran in the worker's executor: its log names each task id.
     executor_logs = " ".join(p.read_text(errors="replace") for p in work_dir.glob("app-*/*/stderr"))

@@ -10,6 +10,7 @@ from ..core.progress import Progress
 from ..io_managers.index_store import load_latest_index
 from ..resources.models import EmbeddingModel
 from ..resources.spark_embedding import encode_with_spark
+from .partitions import FOLLOWS_NEW_PARTITIONS
 
 
 class IndexConfig(Config):
@@ -22,7 +23,8 @@ class IndexConfig(Config):
     embed_with_spark: bool = False  # encode inside Spark tasks (one model per executor) instead of in-process
 
 
-@asset(group_name="index", io_manager_key="chunk_index_io_manager", compute_kind="faiss")
+@asset(group_name="index", io_manager_key="chunk_index_io_manager", compute_kind="faiss",
+       automation_condition=FOLLOWS_NEW_PARTITIONS)
 def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunks: pd.DataFrame,
                 embedder: EmbeddingModel, pyspark: LazyPySparkResource) -> Output[ChunkIndex]:
     """Embeds only chunks the previous index lacks, removes vanished ones, rebuilds BM25."""

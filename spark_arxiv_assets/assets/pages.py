@@ -1,22 +1,28 @@
-"""`paper_pages` (+ `quarantined_papers`): page text extracted inside Spark tasks."""
+"""`paper_pages` (+ `quarantined_papers`): page text extracted inside Spark tasks, per month.
+
+Each task writes its papers' pages to Parquet files itself and returns only counts, so the
+driver's memory does not grow with the corpus; the month's `paper_pages` table lists those files."""
 
 import time
+from pathlib import Path
 
 import pandas as pd
 from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetOut, Config,
-                     MetadataValue, Output, asset_check, multi_asset)
+                     MetadataValue, Output, multi_asset)
 from dagster_pyspark import LazyPySparkResource
 
-from ..core.page_extraction import extract_papers
+from ..core.page_extraction import PAGE_COLUMNS, extract_papers
 from ..core.pdf_text import ExtractionOptions
 from ..core.previews import counts_table, markdown_table
 from ..core.progress import Progress
-from ..io_managers.parquet import read_previous_table
+from ..io_managers.page_files import page_file, read_pages, remove_unlisted_files
+from ..io_managers.parquet import write_table
 from ..resources.spark import SparkJobProgress
+from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
-PAGE_COLUMNS = ["paper_id", "page", "text", "method", "n_chars", "pdf_sha256", "extractor", "seconds",
-                "worker_pid", "spark_partition", "spark_task_attempt", "spark_stage"]
-QUARANTINE_COLUMNS = ["paper_id", "stage", "reason", "pdf_path", "pdf_sha256"]
+MANIFEST_COLUMNS = ["paper_id", "month", "pdf_sha256", "extractor", "pages_file", "n_pages", "n_chars",
+                    "ocr_pages", "empty_pages", "numbered_without_gaps", "extracted_now"]
+QUARANTINE_COLUMNS = ["paper_id", "month", "stage", "reason", "pdf_path", "pdf_sha256"]
 
 
 class PagesConfig(Config):
@@ -33,121 +39,169 @@ class PagesConfig(Config):
     reuse_previous: bool = True  # keep pages of PDFs already extracted (same sha256 and extraction options)
 
 
-def _tag_with_task(partition: int, rows):
-    """Runs on executors: records which Spark task produced each row."""
+def page_summary(pages: pd.DataFrame) -> dict:
+    """What the manifest records about one paper's pages."""
+    numbers = sorted(pages["page"])
+    return {"n_pages": len(pages), "n_chars": int(pages["n_chars"].sum()),
+            "ocr_pages": int((pages["method"] == "ocr").sum()), "empty_pages": int((pages["method"] == "empty").sum()),
+            "numbered_without_gaps": numbers == list(range(1, len(numbers) + 1))}
+
+
+def _extract_task(partition: int, items, options: ExtractionOptions):
+    """Runs on executors: extracts each paper, writes its pages to its file, yields counts only."""
     from pyspark import TaskContext
 
     task = TaskContext.get()
-    for row in rows:
+    targets = {paper_id: target for paper_id, _, _, target in items}
+    current: list[dict] = []
+    spark_columns = {"spark_partition": partition, "spark_task_attempt": task.taskAttemptId(),
+                     "spark_stage": task.stageId()}
+
+    def flush(paper_rows: list[dict]):
+        paper_id = paper_rows[0]["paper_id"]
+        pages = pd.DataFrame(paper_rows, columns=PAGE_COLUMNS)
+        write_table(pages, Path(targets[paper_id]))
+        return {"kind": "paper", "paper_id": paper_id, "pages_file": targets[paper_id], **page_summary(pages),
+                "worker_pid": paper_rows[0]["worker_pid"], **spark_columns}
+
+    for row in extract_papers(((p, path, sha) for p, path, sha, _ in items), options):
+        if current and (row["kind"] != "page" or row["paper_id"] != current[0]["paper_id"]):
+            yield flush(current)
+            current = []
         if row["kind"] == "page":
-            row.update(spark_partition=partition, spark_task_attempt=task.taskAttemptId(), spark_stage=task.stageId())
-        yield row
+            current.append({**row, **spark_columns})
+        else:
+            yield {**row, **spark_columns}
+    if current:
+        yield flush(current)
 
 
-def run_extraction(spark_context, items: list[tuple[str, str, str]], options: ExtractionOptions,
+def run_extraction(spark_context, items: list[tuple[str, str, str, str]], options: ExtractionOptions,
                    papers_per_task: int, log) -> list[dict]:
+    """`items` are (paper_id, pdf_path, sha256, pages file to write); returns one small row per paper."""
     if not items:
         return []
     slices = max(1, -(-len(items) // max(1, papers_per_task)))
     rdd = spark_context.parallelize(items, slices)
-    tagged = rdd.mapPartitionsWithIndex(lambda idx, it: _tag_with_task(idx, extract_papers(it, options)))
+    summaries = rdd.mapPartitionsWithIndex(lambda idx, it: _extract_task(idx, list(it), options))
     progress = Progress("extraction tasks", slices, log, unit="tasks")
     with SparkJobProgress(spark_context, f"extract-{time.time_ns()}", progress):
-        rows = tagged.collect()
+        rows = summaries.collect()
     progress.set(slices)
     progress.finish()
     return rows
 
 
+def _reused_summary(paper_id: str, month: str, sha: str, extractor: str, path: Path) -> dict:
+    pages = read_pages([str(path)], columns=["page", "method", "n_chars"])
+    return {"paper_id": paper_id, "month": month, "pdf_sha256": sha, "extractor": extractor, "pages_file": str(path),
+            **page_summary(pages), "extracted_now": False}
+
+
 @multi_asset(
     outs={
-        "paper_pages": AssetOut(io_manager_key="parquet_io_manager", group_name="extract",
-                                description="Text of every page of every readable paper, with OCR where needed."),
+        "paper_pages": AssetOut(io_manager_key="page_files_io_manager", group_name="extract",
+                                description="Text of every page of every readable paper, with OCR where needed "
+                                            "(one Parquet file per paper, listed per month)."),
         "quarantined_papers": AssetOut(io_manager_key="parquet_io_manager", group_name="extract",
                                        description="Papers left out, and why (download or extraction)."),
     },
     compute_kind="pyspark",
+    partitions_def=MONTHS,
+    backfill_policy=ONE_RUN,
     check_specs=[AssetCheckSpec("no_readable_paper_without_text", asset="paper_pages"),
+                 AssetCheckSpec("pages_numbered_without_gaps", asset="paper_pages",
+                                description="Each paper's pages are numbered 1..N without gaps."),
                  AssetCheckSpec("quarantine_has_reasons", asset="quarantined_papers",
                                 description="Every quarantined paper has a reason, and no more than "
                                             "max_quarantined_share of the papers is quarantined.")],
 )
 def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs: pd.DataFrame,
                 pyspark: LazyPySparkResource):
+    """Extracts only papers whose (id, PDF sha256, extraction options) has no pages file yet; a
+    paper that failed is tried again on the next run."""
     options = ExtractionOptions(config.ocr_engine, config.ocr_dpi, config.min_text_chars, config.max_pages,
                                 config.max_page_chars, config.max_ocr_megapixels, config.paper_timeout_s,
                                 config.max_memory_mb)
     extractor = options.extractor_id()
+    months = context.partition_keys
     ready = arxiv_pdfs[arxiv_pdfs["status"] != "failed"]
-    reused = pd.DataFrame(columns=PAGE_COLUMNS)
-    previous = read_previous_table("paper_pages") if config.reuse_previous else None
-    if previous is not None and not previous.empty:
-        wanted = set(zip(ready["paper_id"], ready["sha256"]))
-        keep = [(p, s) in wanted and e == extractor for p, s, e in
-                zip(previous["paper_id"], previous["pdf_sha256"], previous["extractor"])]
-        reused = previous[keep]
-    done = set(reused["paper_id"])
-    todo = [(p, path, sha) for p, path, sha in zip(ready["paper_id"], ready["pdf_path"], ready["sha256"])
-            if p not in done]
-    context.log.info(f"{len(done)} papers reused from the previous materialization, {len(todo)} to extract "
+    reused, todo = [], []
+    month_of = dict(zip(ready["paper_id"], ready["month"]))
+    for paper_id, month, path, sha in zip(ready["paper_id"], ready["month"], ready["pdf_path"], ready["sha256"]):
+        target = page_file(month, paper_id, sha, extractor)
+        if config.reuse_previous and target.exists():
+            reused.append(_reused_summary(paper_id, month, sha, extractor, target))
+        else:
+            todo.append((paper_id, path, sha, str(target)))
+    context.log.info(f"{len(reused)} papers already extracted, {len(todo)} to extract in {len(months)} month(s) "
                      f"on {pyspark.spark_context.master}")
     started = time.perf_counter()
     rows = run_extraction(pyspark.spark_context, todo, options, config.papers_per_task, context.log.info)
     seconds = time.perf_counter() - started
 
-    new_pages = pd.DataFrame([r for r in rows if r["kind"] == "page"], columns=PAGE_COLUMNS)
-    pages = pd.concat([reused, new_pages], ignore_index=True) if not reused.empty else new_pages
-    pages = pages.sort_values(["paper_id", "page"], ignore_index=True)
-    extract_failures = pd.DataFrame([{**r, "stage": "extract"} for r in rows if r["kind"] == "quarantine"],
-                                    columns=QUARANTINE_COLUMNS)
+    sha_of = dict(zip(ready["paper_id"], ready["sha256"]))
+    extracted = [{"paper_id": r["paper_id"], "month": month_of[r["paper_id"]], "pdf_sha256": sha_of[r["paper_id"]],
+                  "extractor": extractor, **{k: r[k] for k in MANIFEST_COLUMNS[4:-1]}, "extracted_now": True}
+                 for r in rows if r["kind"] == "paper"]
+    manifest = pd.DataFrame(reused + extracted, columns=MANIFEST_COLUMNS).sort_values("paper_id", ignore_index=True)
+    extract_failures = pd.DataFrame([{**r, "month": month_of[r["paper_id"]], "stage": "extract"}
+                                     for r in rows if r["kind"] == "quarantine"], columns=QUARANTINE_COLUMNS)
     download_failures = arxiv_pdfs[arxiv_pdfs["status"] == "failed"].rename(
         columns={"error": "reason", "sha256": "pdf_sha256"}).assign(stage="download")[QUARANTINE_COLUMNS]
     quarantine = pd.concat([download_failures, extract_failures], ignore_index=True)
     for row in quarantine.itertuples():
         context.log.warning(f"quarantined {row.paper_id} ({row.stage}): {row.reason}")
 
-    new_page_count = len(new_pages)
-    yield Output(pages, output_name="paper_pages", metadata={
-        "papers": int(pages["paper_id"].nunique()),
-        "pages": len(pages),
-        "papers_extracted_now": len(todo) - len(extract_failures),
-        "papers_reused": len(done),
-        "ocr_pages": int((pages["method"] == "ocr").sum()),
-        "empty_pages": int((pages["method"] == "empty").sum()),
+    pages_now = int(manifest.loc[manifest["extracted_now"], "n_pages"].sum())
+    tasks = {r["spark_task_attempt"] for r in rows}
+    add_month_metadata(context, "paper_pages", manifest, lambda m: {
+        "month_papers_done": len(m), "month_papers_extracted_now": int(m["extracted_now"].sum()),
+        "month_pages": int(m["n_pages"].sum())})
+    add_month_metadata(context, "quarantined_papers", quarantine, lambda q: {"month_papers_failed": len(q)})
+    yield Output(split_by_month(manifest, months), output_name="paper_pages", metadata={
+        "papers": len(manifest),
+        "pages": int(manifest["n_pages"].sum()),
+        "papers_extracted_now": len(extracted),
+        "papers_reused": len(reused),
+        "ocr_pages": int(manifest["ocr_pages"].sum()),
+        "empty_pages": int(manifest["empty_pages"].sum()),
         "spark_master": pyspark.spark_context.master,
         "extractor": extractor,
         "per_paper_limits": MetadataValue.json({"paper_timeout_s": config.paper_timeout_s,
                                                 "max_memory_mb": config.max_memory_mb,
                                                 "max_page_chars": config.max_page_chars,
                                                 "max_ocr_megapixels": config.max_ocr_megapixels}),
-        "spark_tasks": int(new_pages["spark_partition"].nunique()) if new_page_count else 0,
+        "spark_tasks": len(tasks),
         "seconds": round(seconds, 2),
-        "pages_per_second": round(new_page_count / seconds, 2) if seconds > 0 and new_page_count else 0.0,
-        "methods": MetadataValue.md(counts_table(pages["method"], "method")),
-        "preview": MetadataValue.md(markdown_table(pages[["paper_id", "page", "method", "n_chars", "text"]])),
+        "pages_per_second": round(pages_now / seconds, 2) if seconds > 0 and pages_now else 0.0,
+        "papers_per_month": MetadataValue.md(counts_table(manifest["month"], "month")),
+        "preview": MetadataValue.md(markdown_table(manifest[["paper_id", "month", "n_pages", "n_chars", "ocr_pages",
+                                                             "extracted_now"]])),
     })
-    yield Output(quarantine, output_name="quarantined_papers", metadata={
+    for month in months:
+        remove_unlisted_files(month, set(manifest.loc[manifest["month"] == month, "pages_file"]))
+    yield Output(split_by_month(quarantine, months), output_name="quarantined_papers", metadata={
         "quarantined": len(quarantine),
         "over_a_per_paper_limit": int(quarantine["reason"].str.startswith("extraction limit").sum()),
-        "reasons": MetadataValue.md(markdown_table(quarantine[["paper_id", "stage", "reason"]], max_rows=50,
+        "reasons": MetadataValue.md(markdown_table(quarantine[["paper_id", "month", "stage", "reason"]], max_rows=50,
                                                    max_chars=120)),
     })
-    yield _text_check(pages)
+    yield _text_check(manifest)
+    yield _numbering_check(manifest)
     yield _quarantine_check(quarantine, len(arxiv_pdfs), config.max_quarantined_share)
 
 
-def _text_check(pages: pd.DataFrame) -> AssetCheckResult:
-    chars = pages.groupby("paper_id")["text"].apply(lambda t: int(t.str.strip().str.len().sum()))
-    textless = sorted(chars[chars == 0].index)
+def _text_check(manifest: pd.DataFrame) -> AssetCheckResult:
+    textless = sorted(manifest.loc[manifest["n_chars"] == 0, "paper_id"])
     return AssetCheckResult(check_name="no_readable_paper_without_text", asset_key="paper_pages",
                             passed=not textless, metadata={"papers_without_text": MetadataValue.json(textless)})
 
 
-@asset_check(asset="paper_pages", description="Each paper's pages are numbered 1..N without gaps.")
-def pages_numbered_without_gaps(paper_pages: pd.DataFrame) -> AssetCheckResult:
-    bad = [paper for paper, pages in paper_pages.groupby("paper_id")["page"]
-           if sorted(pages) != list(range(1, len(pages) + 1))]
-    return AssetCheckResult(passed=not bad, metadata={"papers_with_gaps": MetadataValue.json(bad)})
+def _numbering_check(manifest: pd.DataFrame) -> AssetCheckResult:
+    bad = sorted(manifest.loc[~manifest["numbered_without_gaps"].astype(bool), "paper_id"])
+    return AssetCheckResult(check_name="pages_numbered_without_gaps", asset_key="paper_pages", passed=not bad,
+                            metadata={"papers_with_gaps": MetadataValue.json(bad)})
 
 
 def _quarantine_check(quarantine: pd.DataFrame, papers: int, max_share: float) -> AssetCheckResult:

@@ -5,8 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from dagster import (AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset,
-                     asset_check)
+from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, Config, MetadataValue, Output, asset
 
 from ..core.arxiv_ids import InvalidArxivId, parse_arxiv_id, safe_name
 from ..core.pdf_validation import pdf_file_problem
@@ -14,8 +13,9 @@ from ..core.previews import counts_table, markdown_table
 from ..core.progress import Progress
 from ..resources.arxiv import ArxivClient, DownloadResult, file_sha256
 from ..settings import data_dir
+from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
-PDF_COLUMNS = ["paper_id", "pdf_path", "status", "error", "n_bytes", "sha256", "attempts"]
+PDF_COLUMNS = ["paper_id", "month", "pdf_path", "status", "error", "n_bytes", "sha256", "attempts"]
 
 
 class PdfsConfig(Config):
@@ -38,9 +38,11 @@ def _find_in_folder(folder: Path, paper_id: str) -> Path:
     return existing[-1] if existing else folder / f"{name}.pdf"
 
 
-@asset(group_name="ingest", io_manager_key="parquet_io_manager", compute_kind="http")
-def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadata: pd.DataFrame,
-               arxiv: ArxivClient) -> Output[pd.DataFrame]:
+@asset(group_name="ingest", io_manager_key="parquet_io_manager", compute_kind="http", partitions_def=MONTHS,
+       backfill_policy=ONE_RUN,
+       check_specs=[AssetCheckSpec("every_paper_has_pdf_or_reason", asset="arxiv_pdfs",
+                                   description="Every selected paper has a PDF or a recorded failure reason.")])
+def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadata: pd.DataFrame, arxiv: ArxivClient):
     """Downloads (politely, resumably) or locates each paper's PDF; failures are rows, not crashes."""
     download_dir = Path(config.download_dir) if config.download_dir else data_dir() / "pdfs"
     progress = Progress("pdfs", len(arxiv_metadata), context.log.info, unit="papers")
@@ -66,7 +68,7 @@ def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadat
                 result = arxiv.download_pdf(arxiv_id, dest)
         if result.status == "failed":
             context.log.warning(f"{paper.paper_id}: {result.error}")
-        rows.append({"paper_id": paper.paper_id, "pdf_path": result.path, "status": result.status,
+        rows.append({"paper_id": paper.paper_id, "month": paper.month, "pdf_path": result.path, "status": result.status,
                      "error": result.error, "n_bytes": result.n_bytes, "sha256": result.sha256,
                      "attempts": result.attempts})
         progress.advance()
@@ -74,7 +76,9 @@ def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadat
     frame = pd.DataFrame(rows, columns=PDF_COLUMNS)
     failed = frame[frame["status"] == "failed"]
     seconds = time.perf_counter() - started
-    return Output(frame, metadata={
+    add_month_metadata(context, "arxiv_pdfs", frame, lambda m: {
+        "month_with_pdf": int((m["status"] != "failed").sum()), "month_failed": int((m["status"] == "failed").sum())})
+    yield Output(split_by_month(frame, context.partition_keys), metadata={
         "papers": len(frame),
         "with_pdf": int((frame["status"] != "failed").sum()),
         "failed": len(failed),
@@ -83,14 +87,13 @@ def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadat
         "megabytes": round(float(frame["n_bytes"].sum()) / 1e6, 2),
         "seconds": round(seconds, 2),
     })
+    yield _every_paper_has_pdf_or_reason(frame, arxiv_metadata)
 
 
-@asset_check(asset=arxiv_pdfs, additional_ins={"arxiv_metadata": AssetIn("arxiv_metadata")},
-             description="Every selected paper has a PDF or a recorded failure reason.")
-def every_paper_has_pdf_or_reason(arxiv_pdfs: pd.DataFrame, arxiv_metadata: pd.DataFrame) -> AssetCheckResult:
+def _every_paper_has_pdf_or_reason(arxiv_pdfs: pd.DataFrame, arxiv_metadata: pd.DataFrame) -> AssetCheckResult:
     missing = sorted(set(arxiv_metadata["paper_id"]) - set(arxiv_pdfs["paper_id"]))
     failed = arxiv_pdfs[arxiv_pdfs["status"] == "failed"]
-    unexplained = failed[failed["error"].isna() | (failed["error"] == "")]
-    return AssetCheckResult(passed=not missing and unexplained.empty,
+    unexplained = sorted(failed.loc[failed["error"].isna() | (failed["error"] == ""), "paper_id"])
+    return AssetCheckResult(check_name="every_paper_has_pdf_or_reason", passed=not missing and not unexplained,
                             metadata={"missing": MetadataValue.json(missing[:50]),
-                                      "failed_without_reason": len(unexplained)})
+                                      "failed_without_reason": MetadataValue.json(unexplained[:50])})

@@ -15,6 +15,7 @@ from ..io_managers.atomic import atomic_write
 from ..resources.models import EmbeddingModel
 from ..resources.teacher import TeacherResource
 from ..settings import data_dir
+from .partitions import FOLLOWS_NEW_PARTITIONS
 
 QA_COLUMNS = ["question", "answer", "kind", "context", "title", "paper_id", "chunk_id", "page_start", "page_end",
               "grounding", "source_rank", "split", "teacher", "prompt_version"]
@@ -56,7 +57,7 @@ def _write_outputs(frame: pd.DataFrame) -> dict[str, str]:
     return paths
 
 
-@asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm")
+@asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm", automation_condition=FOLLOWS_NEW_PARTITIONS)
 def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: pd.DataFrame, chunk_index: ChunkIndex,
                teacher: TeacherResource, embedder: EmbeddingModel) -> Output[pd.DataFrame]:
     """Generates only requests not in the reply cache, then parses, filters and splits everything.

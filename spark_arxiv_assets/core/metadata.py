@@ -10,9 +10,10 @@ from typing import IO, Iterable, Iterator
 import pandas as pd
 
 from .arxiv_ids import InvalidArxivId, parse_arxiv_id
+from .months import ingest_month, month_from_yymm
 
 METADATA_COLUMNS = [
-    "paper_id", "version", "yymm", "title", "authors", "abstract", "categories",
+    "paper_id", "version", "yymm", "month", "title", "authors", "abstract", "categories",
     "primary_category", "update_date", "doi", "journal_ref",
 ]
 
@@ -78,6 +79,7 @@ def normalise_record(record: dict) -> dict:
         "paper_id": arxiv_id.base,
         "version": _latest_version(record.get("versions")) or arxiv_id.version,
         "yymm": arxiv_id.yymm,
+        "month": month_from_yymm(arxiv_id.yymm),
         "title": title,
         "authors": _clean_text(record.get("authors")),
         "abstract": _clean_text(record.get("abstract")),
@@ -125,27 +127,41 @@ def read_snapshot(stream: IO, flt: MetadataFilter) -> tuple[pd.DataFrame, ParseR
     return frame, report
 
 
+@dataclass(frozen=True)
+class PdfFileIdentity:
+    paper_id: str
+    version: int | None
+    yymm: str  # "local" without an arXiv id
+    month: str  # partition key: the id's month, else the file's ingest month
+
+
+def pdf_file_identity(pdf: Path) -> PdfFileIdentity:
+    """The id is the file name when it parses as an arXiv id (old-style slashes written '_')."""
+    from .arxiv_ids import safe_name
+
+    try:
+        arxiv_id = parse_arxiv_id(pdf.stem.replace("_", "/", 1) if "_" in pdf.stem else pdf.stem)
+        return PdfFileIdentity(arxiv_id.base, arxiv_id.version, arxiv_id.yymm, month_from_yymm(arxiv_id.yymm))
+    except InvalidArxivId:
+        return PdfFileIdentity(safe_name(pdf.stem), None, "local", ingest_month(pdf.stat().st_mtime))
+
+
 def rows_from_pdf_folder(folder: Path) -> pd.DataFrame:
     """Metadata for a folder of the user's own PDFs: the id is the file name (an arXiv id
     when it parses as one), the title comes from the PDF's info dictionary."""
     import pymupdf
 
-    from .arxiv_ids import safe_name
-
     rows = []
     for pdf in sorted(Path(folder).glob("*.pdf")):
-        try:
-            arxiv_id = parse_arxiv_id(pdf.stem.replace("_", "/", 1) if "_" in pdf.stem else pdf.stem)
-            paper_id, yymm, version = arxiv_id.base, arxiv_id.yymm, arxiv_id.version
-        except InvalidArxivId:
-            paper_id, yymm, version = safe_name(pdf.stem), "local", None
+        identity = pdf_file_identity(pdf)
+        paper_id, yymm, version, month = identity.paper_id, identity.yymm, identity.version, identity.month
         title = ""
         try:
             with pymupdf.open(pdf) as doc:
                 title = _clean_text((doc.metadata or {}).get("title"))
         except Exception:
             pass  # unreadable files get quarantined later, with a reason
-        rows.append({"paper_id": paper_id, "version": version, "yymm": yymm, "title": title or pdf.stem,
+        rows.append({"paper_id": paper_id, "version": version, "yymm": yymm, "month": month, "title": title or pdf.stem,
                      "authors": "", "abstract": "", "categories": "", "primary_category": "",
                      "update_date": "", "doi": "", "journal_ref": "", "local_pdf": str(pdf.resolve())})
     frame = pd.DataFrame(rows, columns=METADATA_COLUMNS + ["local_pdf"])

@@ -13,6 +13,9 @@ from .bounded_call import ChildBug, LimitExceeded, call_bounded
 from .ocr import LazyOcrEngine
 from .pdf_text import ExtractionOptions, extract_pdf
 
+PAGE_COLUMNS = ["paper_id", "page", "text", "method", "n_chars", "pdf_sha256", "extractor", "seconds",
+                "worker_pid", "spark_partition", "spark_task_attempt", "spark_stage"]
+
 
 class ExtractionBug(RuntimeError):
     """Extraction raised a programming error: fix the code, do not blame the paper."""

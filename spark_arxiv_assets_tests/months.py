@@ -1,0 +1,46 @@
+"""Month partitions in tests: which months a run covers, and reading its per-month outputs."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from spark_arxiv_assets.core.metadata import pdf_file_identity
+from spark_arxiv_assets.io_managers.page_files import read_pages
+from spark_arxiv_assets.months_run import materialize_months
+
+SAMPLE_MONTH = "2000-01"  # the bundled sample's ids are all 0001.*
+LOCAL_MONTH = "2024-05"  # the ingest month tests give PDFs without an arXiv id (never "now": no month-end flake)
+
+
+def stamp_local_pdfs(folder: Path, month: str = LOCAL_MONTH, names: list[str] | None = None) -> None:
+    """Sets the PDFs' mtime (all, or `names`) to the middle of `month`, the ingest month of files
+    without an arXiv id."""
+    stamp = datetime.strptime(f"{month}-15", "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
+    for pdf in [folder / n for n in names] if names else folder.glob("*.pdf"):
+        os.utime(pdf, (stamp, stamp))
+
+
+def folder_months(folder: Path) -> tuple[str, str]:
+    months = sorted({pdf_file_identity(p).month for p in folder.glob("*.pdf")})
+    return months[0], months[-1]
+
+
+def run_months(selection, first: str, last: str | None = None, **kwargs):
+    return materialize_months(selection, first, last or first, **kwargs)
+
+
+def table(result, node: str, output: str = "result") -> pd.DataFrame:
+    """A run's output over all its months as one frame."""
+    value = result.output_for_node(node, output)
+    if not isinstance(value, dict):
+        return value
+    frames = [f for f in value.values() if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else next(iter(value.values()))
+
+
+def pages(result) -> pd.DataFrame:
+    """The page rows behind a run's `paper_pages` manifests."""
+    return read_pages(list(table(result, "paper_pages", "paper_pages")["pages_file"]))
