@@ -2,8 +2,7 @@
 incremental path (the new paper's month through `ingest_papers`, then `chunk_index`), against
 rebuilding everything from scratch (all months, a fresh data dir) on the same corpus plus that
 paper. Synthetic arXiv-named PDFs made here, spread over 4 months; Spark's session is started
-before timing. Also the driver's peak RSS while `paper_pages` extracts N and 4N papers: tasks
-write the pages, the driver only gets counts."""
+before timing. Also a scaling curve (1×, 2×, 4× the papers) with the driver's peak RSS."""
 from __future__ import annotations
 
 import json
@@ -18,7 +17,7 @@ from .common import write_section
 
 MONTHS = ["2401", "2402", "2403", "2404"]
 SIZES = (20, 200)
-RSS_SIZES = (50, 200)
+SCALE = (50, 100, 200)
 PAGES_PER_PAPER = 3
 
 
@@ -74,18 +73,20 @@ def measure_add_one(n: int, work: Path) -> dict:
     return {"papers": n, "incremental_s": incremental, "rebuild_s": rebuild, "ratio": rebuild / incremental}
 
 
-def driver_peak_rss(n: int, work: Path) -> float:
-    """Peak RSS (MB) of a fresh driver process that materializes metadata → pages for N papers."""
-    folder = work / f"rss-{n}"
+def scaling_point(n: int, work: Path) -> dict:
+    """Wall time and driver peak RSS of a fresh process that builds metadata → index for N papers."""
+    folder = work / f"scale-{n}"
     write_papers(folder, n)
-    code = ("import resource, sys; from benchmarks.partitions_incremental import _materialize; "
-            "_materialize(__import__('pathlib').Path(sys.argv[1]), ('2024-01', '2024-04'), "
-            "['arxiv_metadata', 'arxiv_pdfs', 'paper_pages', 'quarantined_papers']); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
-    env = {**os.environ, "SPARK_ARXIV_DATA_DIR": str(work / f"data-rss-{n}")}
+    code = ("import json, resource, sys, time; from pathlib import Path; "
+            "from benchmarks.partitions_incremental import INGEST_AND_INDEX, _materialize; "
+            "from spark_arxiv_assets.resources.spark import make_spark_resource; "
+            "make_spark_resource().spark_context; "
+            "seconds = _materialize(Path(sys.argv[1]), ('2024-01', '2024-04'), INGEST_AND_INDEX); "
+            "print(json.dumps({'seconds': seconds, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+    env = {**os.environ, "SPARK_ARXIV_DATA_DIR": str(work / f"data-scale-{n}")}
     out = subprocess.run([sys.executable, "-c", code, str(folder)], env=env, capture_output=True, text=True,
                          timeout=1800, check=True, start_new_session=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    return {"papers": n, **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
 def main() -> dict:
@@ -95,11 +96,13 @@ def main() -> dict:
         work = Path(tmp)
         make_spark_resource().spark_context  # session start-up is not part of either path
         adds = [measure_add_one(n, work) for n in SIZES]
-        rss = {n: driver_peak_rss(n, work) for n in RSS_SIZES}
-    raw = {"add_one": adds, "driver_peak_rss_mb": rss, "pages_per_paper": PAGES_PER_PAPER}
+        curve = [scaling_point(n, work) for n in SCALE]
+    raw = {"add_one": adds, "scaling": curve, "pages_per_paper": PAGES_PER_PAPER}
     rows = "\n".join(f"| {a['papers']} | {a['rebuild_s']:.1f} | {a['incremental_s']:.1f} | **{a['ratio']:.1f}×** |"
                      for a in adds)
-    small, large = RSS_SIZES
+    base = curve[0]
+    scale_rows = "\n".join(f"| {c['papers']} ({c['papers'] // base['papers']}×) | {c['seconds']:.1f} | "
+                           f"{c['seconds'] / base['seconds']:.2f}× | {c['rss_mb']:.0f} |" for c in curve)
     markdown = (
         "## Adding one paper: partitions vs rebuilding\n\n"
         f"Synthetic {PAGES_PER_PAPER}-page papers over 4 months, `local[2]`, Spark session started before timing. "
@@ -107,9 +110,10 @@ def main() -> dict:
         "rebuild = every asset up to the index over all months in a fresh data dir.\n\n"
         "| papers already there | rebuild (s) | add one, partitioned (s) | rebuild / incremental |\n|---|---|---|---|\n"
         f"{rows}\n\n"
-        f"Driver peak RSS while extracting (fresh process, metadata → pages): {rss[small]:.0f} MB for {small} papers, "
-        f"{rss[large]:.0f} MB for {large} papers ({rss[large] / rss[small]:.2f}×): the pages go from the Spark tasks "
-        "to Parquet files, never through the driver.")
+        "Scaling: metadata → pages → chunks → index from scratch in a fresh process (Spark started before timing), "
+        "with the driver's peak RSS (model weights and imports included; page text never reaches the driver):\n\n"
+        "| papers | seconds | vs 1× | driver peak RSS (MB) |\n|---|---|---|---|\n"
+        f"{scale_rows}")
     write_section("partitions_incremental", markdown, raw)
     print(json.dumps(raw, indent=1))
     return raw

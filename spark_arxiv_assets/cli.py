@@ -5,11 +5,12 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from .settings import data_dir
 
 
-def run_demo(_: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     from dagster import AssetCheckSeverity, DagsterInstance
 
     from .definitions import all_assets, all_checks, build_resources
@@ -20,11 +21,15 @@ def run_demo(_: argparse.Namespace) -> int:
         os.makedirs(home, exist_ok=True)  # Dagster refuses a DAGSTER_HOME that does not exist yet
     instance = DagsterInstance.get() if home else DagsterInstance.ephemeral()
     started = time.perf_counter()
-    quiet_logs = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # progress lines, not engine events
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # progress lines, not engine events
+    if args.config:
+        import yaml
+
+        run_config.update(yaml.safe_load(Path(args.config).read_text()) or {})
     # Every month in one run, as the UI's "Materialize all" backfill does; months without papers are
     # materialized empty, so a later backfill of "missing" months has nothing to redo.
     result = materialize_months([*all_assets, *all_checks], resources=build_resources(), instance=instance,
-                                raise_on_error=False, run_config=quiet_logs)
+                                raise_on_error=False, run_config=run_config)
     seconds = time.perf_counter() - started
     print()
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
@@ -68,7 +73,9 @@ def run_chat(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arxiv-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="materialize every asset on the bundled sample").set_defaults(func=run_demo)
+    demo = commands.add_parser("demo", help="materialize every asset, every month, in one run (default: the bundled sample)")
+    demo.add_argument("-c", "--config", help="a Dagster run config YAML, e.g. examples/shared_corpora.yaml")
+    demo.set_defaults(func=run_demo)
     query = commands.add_parser("query", help="search the latest index and print cited passages")
     query.add_argument("question")
     query.add_argument("-k", type=int, default=5)

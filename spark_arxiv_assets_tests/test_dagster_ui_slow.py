@@ -30,11 +30,12 @@ def _wait_for(url: str, timeout_s: float) -> None:
 
 
 def _click_button(driver, label: str, timeout_s: float = 60) -> bool:
+    """Clicks the button whose text is `label` (a trailing "…" ignored: it only says a dialog follows)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     def find(d):
-        return next((b for b in d.find_elements(By.TAG_NAME, "button") if b.text.strip() == label), False)
+        return next((b for b in d.find_elements(By.TAG_NAME, "button") if b.text.strip().rstrip("…") == label), False)
 
     try:
         WebDriverWait(driver, timeout_s).until(find).click()
@@ -70,7 +71,9 @@ def test_materialize_all_from_the_ui_succeeds_with_every_check_passing(dagster_d
         driver.get(f"{url}/asset-groups")
         _click_button(driver, "Skip", timeout_s=15)  # the first-visit newsletter dialog, if shown
         assert _click_button(driver, "Materialize all"), "no 'Materialize all' button on the lineage page"
-        # Partitioned assets: the dialog offers every month as one backfill, run as a single run.
+        # Partitioned assets: the dialog selects the months ("All") and launches one backfill; the
+        # months run as a single run, then the unpartitioned assets.
+        assert _click_button(driver, "All"), "no 'All' in the partition dialog"
         driver.save_screenshot(str(test_output / "dagster-backfill-dialog.png"))
         assert _click_button(driver, "Launch backfill"), "no 'Launch backfill' in the partition dialog"
 
