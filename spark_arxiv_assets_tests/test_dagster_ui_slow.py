@@ -88,14 +88,14 @@ def test_materialize_all_from_the_ui_succeeds_with_every_check_passing(dagster_d
         runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
 
         driver.get(f"{url}/runs/b/{backfill.backfill_id}")
-        WebDriverWait(driver, 60).until(lambda d: "Completed" in d.find_element(By.TAG_NAME, "body").text
-                                        or "Failed" in d.find_element(By.TAG_NAME, "body").text)
+        WebDriverWait(driver, 60).until(  # one "100% completed" bar per asset
+            lambda d: d.find_element(By.TAG_NAME, "body").text.count("100% completed") == len(ASSETS))
         driver.save_screenshot(str(test_output / "dagster-run.png"))
         page = driver.find_element(By.TAG_NAME, "body").text
 
     assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS, f"backfill {backfill.backfill_id}: {backfill.status}"
     assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
-    assert "Completed" in page
+    assert page.count("100% completed") == len(ASSETS) and "Succeeded" in page
     records = [r for run in runs for r in instance.get_records_for_run(
         run.run_id, of_type={DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}).records]
     events = [r.event_log_entry.dagster_event for r in records]
