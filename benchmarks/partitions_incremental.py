@@ -44,8 +44,9 @@ def _materialize(folder: Path, months: tuple[str, str], assets: list[str]) -> fl
     from spark_arxiv_assets.definitions import all_assets, build_resources
     from spark_arxiv_assets.months_run import materialize_months
 
-    config = {"ops": {"arxiv_metadata": {"config": {"source": "pdf_folder", "path": str(folder)}},
-                      "paper_pages": {"config": {"ocr_engine": "none"}}},
+    ops = {"arxiv_metadata": {"config": {"source": "pdf_folder", "path": str(folder)}},
+           "paper_pages": {"config": {"ocr_engine": "none"}}}
+    config = {"ops": {name: ops[name] for name in ops if name in assets},
               "loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     started = time.perf_counter()
     result = materialize_months(all_assets, *months, selection=assets, resources=build_resources(),

@@ -73,7 +73,8 @@ def run_chat(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arxiv-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="materialize every asset, every month, in one run (default: the bundled sample)")
+    demo = commands.add_parser("demo", help="materialize every asset, every month, in one run "
+                                            "(default: the bundled sample)")
     demo.add_argument("-c", "--config", help="a Dagster run config YAML, e.g. examples/shared_corpora.yaml")
     demo.set_defaults(func=run_demo)
     query = commands.add_parser("query", help="search the latest index and print cited passages")

@@ -47,4 +47,5 @@ train_job = define_asset_job(TRAIN_JOB, selection=AssetSelection.assets("student
 
 defs = Definitions(assets=all_assets, asset_checks=all_checks, resources=build_resources(),
                    jobs=[everything_job, ingest_job, train_job],
-                   sensors=[new_pdfs_sensor, arxiv_listing_sensor, index_follows_new_papers, retrain_when_enough_new_rows])
+                   sensors=[new_pdfs_sensor, arxiv_listing_sensor, index_follows_new_papers,
+                            retrain_when_enough_new_rows])

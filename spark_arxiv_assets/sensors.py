@@ -129,10 +129,10 @@ def listing_cursor(raw: str | None) -> dict | None:
 
 
 index_follows_new_papers = AutomationConditionSensorDefinition(
-    "index_follows_new_papers", target=AssetSelection.assets("chunk_index", "qa_dataset"),
+    "index_follows_new_papers", target=AssetSelection.assets("chunk_index", "qa_pairs", "qa_dataset"),
     default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
-    description="Updates chunk_index (and the teacher's QA rows) after any month of paper_chunks changes: "
-                "only new chunks are embedded and only new chunks are sent to the teacher.")
+    description="After a month of paper_chunks changes: updates chunk_index, that month's qa_pairs and qa_dataset. "
+                "Only new chunks are embedded and only new chunks are sent to the teacher.")
 
 
 def retrain_threshold() -> int:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from spark_arxiv_assets.io_managers.atomic import VersionedDir, atomic_write
-from spark_arxiv_assets.io_managers.parquet import read_table, write_table
+from spark_arxiv_assets.io_managers.tables import read_table, write_table
 
 from .processes import reap_tree
 

@@ -14,7 +14,7 @@ from .fakes.loopback import free_port
 from .processes import reaped_process
 
 ASSETS = {"arxiv_metadata", "arxiv_pdfs", "paper_pages", "quarantined_papers", "paper_chunks", "chunk_index",
-          "qa_dataset", "student_adapter", "rag_evaluation"}
+          "qa_pairs", "qa_dataset", "student_adapter", "rag_evaluation"}
 
 
 def _wait_for(url: str, timeout_s: float) -> None:

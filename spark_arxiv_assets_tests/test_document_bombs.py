@@ -114,7 +114,7 @@ def test_ocr_failure_has_its_own_reason_and_a_bug_fails_instead_of_quarantining(
 
 
 def test_a_bug_inside_a_spark_task_fails_the_job(data_dir):
-    from spark_arxiv_assets.assets.pages import run_extraction
+    from spark_arxiv_assets.resources.spark_extraction import run_extraction
 
     context = build_resources()["pyspark"].spark_context
     with pytest.raises(Exception, match="ExtractionBug"):

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 from dagster import (AssetKey, AssetMaterialization, DagsterInstance, RunRequest, SkipReason, build_sensor_context,
                      evaluate_automation_conditions, materialize)
 
@@ -68,8 +69,11 @@ def test_new_pdf_runs_only_its_month_and_the_index_follows_without_retraining(da
     for request in requests:
         _run(request, instance)
     assert _metadata(instance, "paper_pages", ARXIV_MONTH)["month_papers_done"] == 1
+    for month, paper in ((ARXIV_MONTH, "2501.10120"), (LOCAL_MONTH, "layout-normal_4pages")):
+        chunks = pd.read_parquet(data_dir / "assets" / "paper_chunks" / f"{month}.parquet")
+        assert set(chunks["paper_id"]) == {paper} and set(chunks["month"]) == {month}
     automation, automation_cursor = _automation_requests(instance, automation_cursor)
-    assert automation == {"chunk_index", "qa_dataset"}  # not the student, not the evaluation
+    assert automation == {"chunk_index", "qa_pairs", "qa_dataset"}  # not the student, not the evaluation
     first_index = materialize(all_assets, selection=["chunk_index"], instance=instance, resources=build_resources())
     first_index_meta = _metadata(instance, "chunk_index")
     assert first_index_meta["added"] == first_index_meta["vectors"] > 0
@@ -88,7 +92,7 @@ def test_new_pdf_runs_only_its_month_and_the_index_follows_without_retraining(da
     assert {e.partition for e in result.get_asset_materialization_events()} == {LOCAL_MONTH}
 
     automation, _ = _automation_requests(instance, automation_cursor)
-    assert automation == {"chunk_index", "qa_dataset"}  # the index follows the changed month
+    assert automation == {"chunk_index", "qa_pairs", "qa_dataset"}  # the index follows the changed month
     materialize(all_assets, selection=["chunk_index"], instance=instance, resources=build_resources())
     index_meta = _metadata(instance, "chunk_index")
     old_vectors = first_index.output_for_node("chunk_index").size

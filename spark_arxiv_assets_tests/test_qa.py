@@ -12,6 +12,7 @@ from spark_arxiv_assets.core.qa_prompts import (TeacherOutputError, answer_candi
 from spark_arxiv_assets.resources.teacher import LocalTransformersTeacher, OpenAICompatibleTeacher
 
 from .fakes.openai_server import FakeOpenAI
+from .months import SAMPLE_MONTH, run_months
 
 
 @pytest.mark.parametrize("reply", [
@@ -170,27 +171,34 @@ def _section_chunks(n_papers: int) -> pd.DataFrame:
 
 
 def _materialize_qa(chunks: pd.DataFrame, base_url: str):
-    from dagster import asset, materialize
+    """Chunks of the sample's month through the index, the teacher (a fake server) and the filters;
+    returns the run and the metadata of qa_pairs and qa_dataset together."""
+    from dagster import AssetExecutionContext, asset
 
     from spark_arxiv_assets.assets.index import chunk_index
-    from spark_arxiv_assets.assets.qa import qa_dataset, qa_grounded_and_split_by_paper
+    from spark_arxiv_assets.assets.partitions import MONTHS, ONE_RUN, split_by_month
+    from spark_arxiv_assets.assets.qa import qa_dataset, qa_grounded_and_split_by_paper, qa_pairs
     from spark_arxiv_assets.io_managers.index_store import ChunkIndexIOManager
     from spark_arxiv_assets.io_managers.parquet import ParquetIOManager
     from spark_arxiv_assets.resources.models import EmbeddingModel
     from spark_arxiv_assets.resources.spark import make_spark_resource
     from spark_arxiv_assets.resources.teacher import TeacherResource
 
-    @asset(name="paper_chunks", io_manager_key="parquet_io_manager")
-    def given_chunks() -> pd.DataFrame:
-        return chunks
+    @asset(name="paper_chunks", io_manager_key="parquet_io_manager", partitions_def=MONTHS, backfill_policy=ONE_RUN)
+    def given_chunks(context: AssetExecutionContext) -> dict:
+        return split_by_month(chunks.assign(month=SAMPLE_MONTH), context.partition_keys)
 
-    result = materialize([given_chunks, chunk_index, qa_dataset, qa_grounded_and_split_by_paper], resources={
+    result = run_months([given_chunks, chunk_index, qa_pairs, qa_dataset, qa_grounded_and_split_by_paper], SAMPLE_MONTH,
+                        resources={
         "teacher": TeacherResource(backend="openai", base_url=base_url, model="mistral-7b-instruct", max_retries=1),
         "embedder": EmbeddingModel(), "parquet_io_manager": ParquetIOManager(),
         "chunk_index_io_manager": ChunkIndexIOManager(), "pyspark": make_spark_resource()})  # Spark is never started
     assert result.success
-    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "qa_dataset"]
-    return result, {k: v.value for k, v in event.materialization.metadata.items()}
+    meta = {}
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() in ("qa_pairs", "qa_dataset"):
+            meta.update({k: v.value for k, v in event.materialization.metadata.items()})
+    return result, meta
 
 
 def test_qa_asset_writes_split_datasets_and_only_generates_for_new_chunks(data_dir):

@@ -54,10 +54,11 @@ def test_planted_keys_never_reach_logs_metadata_errors_or_files(data_dir, kaggle
                      "teacher": TeacherResource(backend="openai", base_url=teacher.base_url, model="mistral-7b-instruct",
                                                 max_concurrency=1, max_retries=0)}
         result = run_months([metadata.arxiv_metadata, pdfs.arxiv_pdfs, pages.paper_pages, chunks.paper_chunks,
-                             index.chunk_index, qa.qa_dataset], "2025-01", resources=resources, instance=instance, run_config={
+                             index.chunk_index, qa.qa_pairs, qa.qa_dataset], "2025-01", resources=resources, instance=instance, run_config={
             "ops": {"arxiv_metadata": {"config": {"source": "kaggle", "categories": ["cs.IR"]}},
                     "paper_pages": {"config": {"ocr_engine": "none"}},
-                    "qa_dataset": {"config": {"max_chunks": 4, "max_source_rank": None}}}})
+                    "qa_pairs": {"config": {"max_chunks": 4}},
+                    "qa_dataset": {"config": {"max_source_rank": None}}}})
         assert result.success
         # the keys were really used: the fakes saw them, and one teacher call failed echoing it
         assert teacher.requests[0]["auth"] == f"Bearer {TEACHER_KEY}" and len(teacher.requests) >= 2

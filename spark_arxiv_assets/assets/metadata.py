@@ -4,7 +4,8 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, Config, MetadataValue,
+                     Output, asset)
 
 from ..core.arxiv_ids import safe_name
 from ..core.metadata import MetadataFilter, read_snapshot, rows_from_pdf_folder

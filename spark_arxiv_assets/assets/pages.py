@@ -11,13 +11,10 @@ from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Asset
                      MetadataValue, Output, multi_asset)
 from dagster_pyspark import LazyPySparkResource
 
-from ..core.page_extraction import PAGE_COLUMNS, extract_papers
 from ..core.pdf_text import ExtractionOptions
 from ..core.previews import counts_table, markdown_table
-from ..core.progress import Progress
 from ..io_managers.page_files import page_file, read_pages, remove_unlisted_files
-from ..io_managers.parquet import write_table
-from ..resources.spark import SparkJobProgress
+from ..resources.spark_extraction import page_summary, run_extraction
 from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
 MANIFEST_COLUMNS = ["paper_id", "month", "pdf_sha256", "extractor", "pages_file", "n_pages", "n_chars",
@@ -35,61 +32,8 @@ class PagesConfig(Config):
     paper_timeout_s: float = 600.0  # per paper, enforced inside the Spark task
     max_memory_mb: int = 4096  # address space one paper's extraction may add
     max_quarantined_share: float = 0.5  # the quarantine check fails (ERROR) above this share of papers
-    papers_per_task: int = 2  # small tasks spread OCR-heavy papers and give finer progress
+    papers_per_task: int = 8  # at most; never fewer than 4 tasks per core (OCR-heavy papers spread, progress)
     reuse_previous: bool = True  # keep pages of PDFs already extracted (same sha256 and extraction options)
-
-
-def page_summary(pages: pd.DataFrame) -> dict:
-    """What the manifest records about one paper's pages."""
-    numbers = sorted(pages["page"])
-    return {"n_pages": len(pages), "n_chars": int(pages["n_chars"].sum()),
-            "ocr_pages": int((pages["method"] == "ocr").sum()), "empty_pages": int((pages["method"] == "empty").sum()),
-            "numbered_without_gaps": numbers == list(range(1, len(numbers) + 1))}
-
-
-def _extract_task(partition: int, items, options: ExtractionOptions):
-    """Runs on executors: extracts each paper, writes its pages to its file, yields counts only."""
-    from pyspark import TaskContext
-
-    task = TaskContext.get()
-    targets = {paper_id: target for paper_id, _, _, target in items}
-    current: list[dict] = []
-    spark_columns = {"spark_partition": partition, "spark_task_attempt": task.taskAttemptId(),
-                     "spark_stage": task.stageId()}
-
-    def flush(paper_rows: list[dict]):
-        paper_id = paper_rows[0]["paper_id"]
-        pages = pd.DataFrame(paper_rows, columns=PAGE_COLUMNS)
-        write_table(pages, Path(targets[paper_id]))
-        return {"kind": "paper", "paper_id": paper_id, "pages_file": targets[paper_id], **page_summary(pages),
-                "worker_pid": paper_rows[0]["worker_pid"], **spark_columns}
-
-    for row in extract_papers(((p, path, sha) for p, path, sha, _ in items), options):
-        if current and (row["kind"] != "page" or row["paper_id"] != current[0]["paper_id"]):
-            yield flush(current)
-            current = []
-        if row["kind"] == "page":
-            current.append({**row, **spark_columns})
-        else:
-            yield {**row, **spark_columns}
-    if current:
-        yield flush(current)
-
-
-def run_extraction(spark_context, items: list[tuple[str, str, str, str]], options: ExtractionOptions,
-                   papers_per_task: int, log) -> list[dict]:
-    """`items` are (paper_id, pdf_path, sha256, pages file to write); returns one small row per paper."""
-    if not items:
-        return []
-    slices = max(1, -(-len(items) // max(1, papers_per_task)))
-    rdd = spark_context.parallelize(items, slices)
-    summaries = rdd.mapPartitionsWithIndex(lambda idx, it: _extract_task(idx, list(it), options))
-    progress = Progress("extraction tasks", slices, log, unit="tasks")
-    with SparkJobProgress(spark_context, f"extract-{time.time_ns()}", progress):
-        rows = summaries.collect()
-    progress.set(slices)
-    progress.finish()
-    return rows
 
 
 def _reused_summary(paper_id: str, month: str, sha: str, extractor: str, path: Path) -> dict:

@@ -1,35 +1,41 @@
-"""`qa_dataset`: teacher-written (question, answer, context) triplets, filtered and split by paper."""
+"""`qa_pairs` (per month): what the teacher wrote for each chunk; `qa_dataset`: every month's
+pairs filtered, split by paper and written as training files."""
 import json
+
 import pandas as pd
-from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, asset, asset_check
+from dagster import (AssetCheckResult, AssetExecutionContext, AutomationCondition, Config, MetadataValue, Output, asset,
+                     asset_check)
 
 from ..core.chunk_index import ChunkIndex
 from ..core.embeddings import encode_texts
 from ..core.previews import markdown_table
-from ..core.progress import Progress
 from ..core.qa_cache import ReplyCache
 from ..core.qa_filters import FilterOptions, apply_filters, split_by_paper
-from ..core.qa_prompts import PROMPT_VERSION, TeacherOutputError, build_requests, parse_reply, prefill_for
+from ..core.qa_generation import PAIR_COLUMNS, generate_pairs
+from ..core.qa_prompts import PROMPT_VERSION
 from ..core.rag_prompt import training_example
 from ..io_managers.atomic import atomic_write
 from ..resources.models import EmbeddingModel
 from ..resources.teacher import TeacherResource
 from ..settings import data_dir
-from .partitions import FOLLOWS_NEW_PARTITIONS
+from .partitions import FOLLOWS_NEW_PARTITIONS, MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
 QA_COLUMNS = ["question", "answer", "kind", "context", "title", "paper_id", "chunk_id", "page_start", "page_end",
               "grounding", "source_rank", "split", "teacher", "prompt_version"]
 
 
-class QaConfig(Config):
+class QaPairsConfig(Config):
     # answer_aware: answers are sentences picked from the chunk and the teacher writes the question
     # (what small offline teachers can do); free: the teacher writes questions and answers (use with a
     # strong teacher such as Mistral-7B-Instruct behind an OpenAI-compatible server).
     strategy: str = "answer_aware"
     questions_per_chunk: int = 2
-    max_chunks: int | None = None  # cap for quick runs; None = every chunk
+    max_chunks: int | None = None  # cap per run, for quick runs; None = every chunk
     min_chunk_tokens: int = 40  # fragments too short to ask about are skipped
     generation_batch: int = 16  # chunks per teacher call batch (and cache checkpoint)
+
+
+class QaConfig(Config):
     min_grounding: float = 0.6
     max_question_similarity: float = 0.92
     min_question_answer_similarity: float = 0.3
@@ -57,53 +63,48 @@ def _write_outputs(frame: pd.DataFrame) -> dict[str, str]:
     return paths
 
 
-@asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm", automation_condition=FOLLOWS_NEW_PARTITIONS)
-def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: pd.DataFrame, chunk_index: ChunkIndex,
-               teacher: TeacherResource, embedder: EmbeddingModel) -> Output[pd.DataFrame]:
-    """Generates only requests not in the reply cache, then parses, filters and splits everything.
-    The index serves the round-trip filter: each question must retrieve its own chunk."""
+# Each month's pairs follow its chunks; Dagster's eager() would also restrict itself to the latest month.
+_FOLLOWS_ITS_MONTH = AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
+
+
+@asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm", partitions_def=MONTHS,
+       backfill_policy=ONE_RUN, automation_condition=_FOLLOWS_ITS_MONTH)
+def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks: pd.DataFrame,
+             teacher: TeacherResource):
+    """Sends the teacher only requests not in its reply cache (keyed by chunk, prompt and every
+    teacher setting), then parses every reply; a new month costs only its own chunks."""
     backend = teacher.backend_client()
     chunks = paper_chunks[paper_chunks["n_tokens"] >= config.min_chunk_tokens].reset_index(drop=True)
     if config.max_chunks is not None:
         chunks = chunks.head(config.max_chunks)
-    requests = build_requests(chunks["title"].tolist(), chunks["text"].tolist(), chunks["chunk_id"].tolist(),
-                              config.strategy, config.questions_per_chunk)
-    keys = [r.cache_key(backend.identity, config.strategy, config.questions_per_chunk) for r in requests]
     cache = ReplyCache(data_dir() / "qa" / "teacher_cache")
-    done = cache.keys()
-    todo = [i for i, key in enumerate(keys) if key not in done]
-    context.log.info(f"teacher {backend.identity} ({config.strategy}): {len(requests) - len(todo)} of "
-                     f"{len(requests)} requests cached, {len(todo)} to generate")
+    pairs, stats = generate_pairs(chunks, backend, cache, config.strategy, config.questions_per_chunk,
+                                  config.generation_batch, context.log.info)
+    pairs["month"] = pairs["paper_id"].map(dict(zip(paper_chunks["paper_id"], paper_chunks["month"])))
+    pairs["teacher"], pairs["prompt_version"] = backend.identity, PROMPT_VERSION
+    add_month_metadata(context, "qa_pairs", pairs, lambda m: {"month_pairs": len(m)})
+    return Output(split_by_month(pairs, context.partition_keys), metadata={
+        "pairs_parsed": len(pairs),
+        "strategy": config.strategy,
+        "requests": stats.requests,
+        "requests_generated_now": stats.generated_now,
+        "unparseable_replies": stats.unparseable_replies,
+        "failed_calls": stats.failed_calls,
+        "teacher": MetadataValue.json(teacher.public_config()),
+        "prompt_version": PROMPT_VERSION,
+        "completion_tokens": stats.completion_tokens,
+        "generation_seconds": round(stats.seconds, 1),
+        "tokens_per_second": round(stats.completion_tokens / stats.seconds, 1) if stats.seconds else 0.0,
+        "preview": MetadataValue.md(markdown_table(pairs[["kind", "question", "answer", "paper_id"]], max_chars=90)),
+    })
 
-    progress = Progress("teacher generation", len(todo), context.log.info, unit="requests")
-    tokens = 0
-    for start in range(0, len(todo), config.generation_batch):
-        batch = todo[start:start + config.generation_batch]
-        replies = backend.generate([requests[i].messages for i in batch], prefill=prefill_for(config.strategy))
-        cache.add([{"cache_key": keys[i], "chunk_id": requests[i].chunk_id, "prompt_version": PROMPT_VERSION,
-                    "teacher": backend.identity, "raw_text": r.text, "error": r.error,
-                    "completion_tokens": r.completion_tokens} for i, r in zip(batch, replies)])
-        tokens += sum(r.completion_tokens for r in replies)
-        progress.advance(len(batch))
-    generation_seconds = progress.finish() if todo else 0.0
 
-    cached = cache.lookup(keys)
-    rows, parse_failures, call_failures = [], 0, 0
-    for request, raw_text in zip(requests, cached["raw_text"]):
-        if not isinstance(raw_text, str):
-            call_failures += 1
-            continue
-        try:
-            pairs = parse_reply(request, raw_text)[: config.questions_per_chunk]
-        except TeacherOutputError:
-            parse_failures += 1
-            continue
-        chunk = chunks.iloc[request.row]
-        rows += [{**pair, "context": chunk.text, "title": chunk.title, "paper_id": chunk.paper_id,
-                  "chunk_id": chunk.chunk_id, "page_start": chunk.page_start, "page_end": chunk.page_end}
-                 for pair in pairs]
-    raw = pd.DataFrame(rows, columns=["question", "answer", "kind", "context", "title", "paper_id", "chunk_id",
-                                      "page_start", "page_end"])
+@asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm", automation_condition=FOLLOWS_NEW_PARTITIONS)
+def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.DataFrame, chunk_index: ChunkIndex,
+               embedder: EmbeddingModel) -> Output[pd.DataFrame]:
+    """Filters every month's pairs (grounding, duplicates, relevance, and a round trip through the
+    index: each question must retrieve its own chunk), splits them by paper, writes the files."""
+    raw = qa_pairs.reset_index(drop=True)
     model = embedder.load()
     embed = lambda texts: encode_texts(model, texts)  # noqa: E731
     options = FilterOptions(min_grounding=config.min_grounding, max_question_similarity=config.max_question_similarity,
@@ -111,17 +112,13 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
                             max_source_rank=config.max_source_rank)
     kept, removed, rejected = apply_filters(raw, options, embed, embedder.retriever(chunk_index).source_ranks)
     kept["split"] = split_by_paper(kept["paper_id"], config.eval_fraction, config.seed) if len(kept) else []
-    kept["teacher"], kept["prompt_version"] = backend.identity, PROMPT_VERSION
     kept = kept[QA_COLUMNS]
     paths = _write_outputs(kept)
     rejected_path = data_dir() / "qa" / "rejected.parquet"
     atomic_write(rejected_path, lambda tmp: rejected[["filter", "question", "answer", "paper_id", "chunk_id"]]
                  .to_parquet(tmp, index=False))
     paths["rejected"] = str(rejected_path)
-    funnel = pd.DataFrame([{"stage": "teacher requests", "rows": len(requests)},
-                           {"stage": "failed calls", "rows": -call_failures},
-                           {"stage": "unparseable replies", "rows": -parse_failures},
-                           {"stage": "pairs parsed", "rows": len(raw)}]
+    funnel = pd.DataFrame([{"stage": "pairs parsed (qa_pairs, all months)", "rows": len(raw)}]
                           + [{"stage": f"filter: {k}", "rows": -v} for k, v in removed.items()]
                           + [{"stage": "pairs kept", "rows": len(kept)}])
     for name, count in removed.items():
@@ -130,11 +127,6 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
         "pairs_kept": len(kept),
         "pairs_parsed": len(raw),
         "keep_rate": round(len(kept) / len(raw), 3) if len(raw) else 0.0,
-        "strategy": config.strategy,
-        "requests": len(requests),
-        "requests_generated_now": len(todo),
-        "unparseable_replies": parse_failures,
-        "failed_calls": call_failures,
         "median_source_rank": float(kept["source_rank"].median()) if kept["source_rank"].notna().any() else 0.0,
         "train_rows": int((kept["split"] == "train").sum()),
         "eval_rows": int((kept["split"] == "eval").sum()),
@@ -144,11 +136,6 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, paper_chunks: p
         "removed_by_filter": MetadataValue.json(removed),
         "rejected_examples": MetadataValue.md(markdown_table(
             rejected.groupby("filter", sort=False).head(3)[["filter", "question", "answer"]], max_rows=30, max_chars=90)),
-        "teacher": MetadataValue.json(teacher.public_config()),
-        "prompt_version": PROMPT_VERSION,
-        "completion_tokens": tokens,
-        "generation_seconds": round(generation_seconds, 1),
-        "tokens_per_second": round(tokens / generation_seconds, 1) if generation_seconds else 0.0,
         "files": MetadataValue.json(paths),
         "preview": MetadataValue.md(markdown_table(kept[["split", "kind", "question", "answer", "paper_id", "grounding"]]
                                                    .round({"grounding": 2}), max_chars=90)),

@@ -16,7 +16,7 @@ COMPACT_ABOVE = 64  # parts
 
 class ReplyCache:
     def __init__(self, directory: Path) -> None:
-        from ..io_managers.parquet import read_table
+        from ..io_managers.tables import read_table
 
         self.directory = directory
         parts = sorted(directory.glob("part-*.parquet"))
@@ -29,7 +29,7 @@ class ReplyCache:
                 part.unlink()
 
     def _write_part(self, frame: pd.DataFrame) -> None:
-        from ..io_managers.parquet import write_table
+        from ..io_managers.tables import write_table
 
         write_table(frame, self.directory / f"part-{time.time_ns():020d}.parquet")
 

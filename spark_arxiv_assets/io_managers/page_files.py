@@ -14,7 +14,8 @@ import pandas as pd
 from ..core.arxiv_ids import safe_name
 from ..core.page_extraction import PAGE_COLUMNS
 from ..settings import assets_dir
-from .parquet import ParquetIOManager, read_table
+from .parquet import ParquetIOManager
+from .tables import read_table
 
 PAGES_ASSET = "paper_pages"
 

@@ -5,26 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from ..settings import assets_dir
-from .atomic import atomic_write
+from .tables import read_table, write_table
 
 
 def table_path(asset_path: list[str], partition: str | None = None) -> Path:
     base = assets_dir().joinpath(*asset_path)
     return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> Path:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
-
-
-def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    return pq.read_table(path, columns=columns).to_pandas()
 
 
 class ParquetIOManager(ConfigurableIOManager):
