@@ -11,7 +11,7 @@ from ..core.embeddings import encode_texts
 from ..core.previews import markdown_table
 from ..core.qa_cache import ReplyCache
 from ..core.qa_filters import FilterOptions, apply_filters, split_by_paper
-from ..core.qa_generation import PAIR_COLUMNS, generate_pairs
+from ..core.qa_generation import generate_pairs
 from ..core.qa_prompts import PROMPT_VERSION
 from ..core.rag_prompt import training_example
 from ..io_managers.atomic import atomic_write
