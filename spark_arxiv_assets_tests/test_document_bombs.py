@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from spark_arxiv_assets.assets import metadata, pages, pdfs
-from spark_arxiv_assets.core.bounded_call import ChildBug, LimitExceeded, call_bounded
+from spark_arxiv_assets.core.bounded_call import BoundedWorker, ChildBug, LimitExceeded, call_bounded
 from spark_arxiv_assets.core.page_extraction import ExtractionBug, extract_papers
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions
 from spark_arxiv_assets.definitions import build_resources
@@ -89,6 +89,35 @@ def test_bounded_call_reports_memory_crash_and_bugs_distinctly():
         call_bounded(_crash, (), timeout_s=60, max_memory_mb=None)
     with pytest.raises(ChildBug, match="TypeError"):
         call_bounded(_buggy, (), timeout_s=60, max_memory_mb=None)
+
+
+def _act(what: str):
+    """One call of a long-lived worker: its pid, or a hang, a crash, a memory blow-up."""
+    import time
+
+    if what == "hang":
+        time.sleep(60)
+    elif what == "crash":
+        _crash()
+    elif what == "allocate":
+        _allocate_gigabyte()
+    return os.getpid()
+
+
+def test_one_child_serves_many_papers_and_is_replaced_after_each_failure():
+    with BoundedWorker(_act, (), timeout_s=2, max_memory_mb=64, max_calls=3) as worker:
+        first = {worker.call("pid") for _ in range(3)}
+        assert len(first) == 1 and os.getpid() not in first  # three papers, one child
+        assert worker.call("pid") not in first  # recycled after max_calls
+        outcomes = []
+        for what in ("hang", "crash", "allocate"):
+            before = worker.call("pid")
+            with pytest.raises(LimitExceeded) as failure:
+                worker.call(what)
+            after = worker.call("pid")
+            outcomes.append((str(failure.value).split(" (")[0], before != after))
+    assert outcomes == [("timed out after 2 s", True), ("extraction process died", True),
+                        ("ran out of memory", True)]
 
 
 def test_ocr_failure_has_its_own_reason_and_a_bug_fails_instead_of_quarantining(corpora):

@@ -1,9 +1,12 @@
-"""Runs one unit of work (one paper) in a forked child with a wall-clock limit and a cap on
-the address space it may add, so a document bomb, a parser hang or a native crash costs one
-quarantine row instead of the Spark task that holds many papers.
+"""Runs units of work (papers) in a forked child with a wall-clock limit per unit and a cap on
+the address space the child may add, so a document bomb, a parser hang or a native crash costs
+one quarantine row instead of the Spark task that holds many papers.
 
-A fork, not a pool: the child shares the worker's imports copy-on-write and lives for one
-paper; the parallelism stays Spark's. Linux/macOS only (fork).
+One child serves many papers in turn (`BoundedWorker`): a fork per paper cost more than the
+extraction itself on small papers (cold PyMuPDF caches, copy-on-write faults, OCR models loaded
+again). A paper that overruns, exhausts memory or kills the child costs that paper only: the
+child is replaced for the next one, and it is recycled after `max_calls` papers so that no
+paper inherits another's memory growth. The parallelism stays Spark's. Linux/macOS only (fork).
 """
 from __future__ import annotations
 
@@ -32,45 +35,99 @@ def _address_space_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _child(conn, fn: Callable, args: tuple, max_memory_mb: int | None) -> None:
+def _serve(conn, parent_end, fn: Callable, fixed: tuple, max_memory_mb: int | None) -> None:
+    """The child's loop: one `fn(*fixed, *args)` per message until the parent closes the pipe."""
+    parent_end.close()  # the fork copied it: while open here, the parent closing its end would not end this loop
     if max_memory_mb:
         limit = _address_space_bytes() + max_memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
-    try:
-        message = ("ok", fn(*args))
-    except MemoryError:
-        message = ("memory", "")
-    except BaseException:  # noqa: BLE001 - everything else is reported to the parent, which decides
-        message = ("error", traceback.format_exc()[-4000:])
-    conn.send(message)
+    while True:
+        try:
+            args = conn.recv()
+        except EOFError:
+            break
+        try:
+            message = ("ok", fn(*fixed, *args))
+        except MemoryError:
+            message = ("memory", "")
+        except BaseException:  # noqa: BLE001 - everything else is reported to the parent, which decides
+            message = ("error", traceback.format_exc()[-4000:])
+        conn.send(message)
+        if message[0] == "memory":
+            break  # what is left after a MemoryError is not worth trusting with the next paper
     conn.close()
 
 
-def call_bounded(fn: Callable[..., Any], args: tuple, timeout_s: float, max_memory_mb: int | None) -> Any:
-    """`fn(*args)` in a forked child. Returns its result; raises `LimitExceeded` on timeout,
-    memory exhaustion or a crashed child, and `ChildBug` when `fn` raised."""
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(sender, fn, args, max_memory_mb), daemon=True)
-    child.start()
-    sender.close()
-    try:
-        if not receiver.poll(timeout_s):
-            raise LimitExceeded(f"timed out after {timeout_s:g} s (paper_timeout_s)")
+class BoundedWorker:
+    """`call(*args)` runs `fn(*fixed, *args)` in a long-lived forked child; `fn` and `fixed` are
+    inherited by the fork (never pickled), `args` and results go through a pipe."""
+
+    def __init__(self, fn: Callable[..., Any], fixed: tuple, timeout_s: float, max_memory_mb: int | None,
+                 max_calls: int = 16) -> None:
+        self.fn, self.fixed, self.timeout_s, self.max_memory_mb = fn, fixed, timeout_s, max_memory_mb
+        self.max_calls = max(1, max_calls)
+        self._child = self._conn = None
+        self._calls = 0
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self._conn, child_end = context.Pipe(duplex=True)
+        self._child = context.Process(target=_serve, daemon=True,
+                                      args=(child_end, self._conn, self.fn, self.fixed, self.max_memory_mb))
+        self._child.start()
+        child_end.close()
+        self._calls = 0
+
+    def close(self) -> None:
+        """Ends the child: a clean exit when it is idle, SIGKILL after a bounded wait otherwise."""
+        if self._child is None:
+            return
+        self._conn.close()
+        self._child.join(_KILL_WAIT_S if self._child.is_alive() else 0)
+        if self._child.is_alive():
+            self._child.kill()
+            self._child.join(_KILL_WAIT_S)
+        self._child = self._conn = None
+
+    def _kill(self) -> None:
+        if self._child is not None and self._child.is_alive():
+            self._child.kill()
+        self.close()
+
+    def call(self, *args: Any) -> Any:
+        """Raises `LimitExceeded` on timeout, memory exhaustion or a dead child, `ChildBug` when
+        `fn` raised; the child is replaced after the first three."""
+        if self._child is None or self._calls >= self.max_calls:
+            self.close()
+            self._start()
+        self._calls += 1
+        self._conn.send(args)
+        if not self._conn.poll(self.timeout_s):
+            self._kill()
+            raise LimitExceeded(f"timed out after {self.timeout_s:g} s (paper_timeout_s)")
         try:
-            status, payload = receiver.recv()
+            status, payload = self._conn.recv()
         except EOFError:
-            child.join(_KILL_WAIT_S)
-            code = child.exitcode
+            self._child.join(_KILL_WAIT_S)
+            code = self._child.exitcode
+            self._kill()
             how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
             raise LimitExceeded(f"extraction process died ({how})") from None
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join(_KILL_WAIT_S)
-        receiver.close()
-    if status == "memory":
-        raise LimitExceeded(f"ran out of memory (max_memory_mb={max_memory_mb})")
-    if status == "error":
-        raise ChildBug(payload)
-    return payload
+        if status == "memory":
+            self._kill()
+            raise LimitExceeded(f"ran out of memory (max_memory_mb={self.max_memory_mb})")
+        if status == "error":
+            raise ChildBug(payload)
+        return payload
+
+    def __enter__(self) -> "BoundedWorker":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def call_bounded(fn: Callable[..., Any], args: tuple, timeout_s: float, max_memory_mb: int | None) -> Any:
+    """`fn(*args)` once, in a child of its own (see `BoundedWorker`)."""
+    with BoundedWorker(fn, args, timeout_s, max_memory_mb, max_calls=1) as worker:
+        return worker.call()
