@@ -1,6 +1,7 @@
 """What per-paper isolation costs: the text-layer PDFs of ../shared/corpora extracted with
 `extract_pdf` in the calling process (the plain baseline) and through `extract_papers`, which
-forks one child per paper with a time and memory limit (what every Spark task does)."""
+runs them in a forked child with a time limit per paper and a memory cap (what every Spark task
+does)."""
 from __future__ import annotations
 
 import statistics
@@ -34,10 +35,11 @@ def main() -> dict:
            "ratio": bounded / base, "overhead_ms_per_paper": (bounded - base) / len(paths) * 1000}
     markdown = (f"## Per-paper isolation\n\n{len(paths)} text-layer PDFs of the shared corpora ({pages} pages), median "
                 f"of {ROUNDS} interleaved rounds: extraction in the calling process {base:.2f} s "
-                f"({pages / base:.0f} pages/s), one forked child per paper with its time and memory limit "
+                f"({pages / base:.0f} pages/s), in a forked child with a time limit per paper and a memory cap "
+                "(one child serves the papers in turn, replaced after a failure, recycled every 16) "
                 f"{bounded:.2f} s ({pages / bounded:.0f} pages/s): **{raw['ratio']:.2f}×** the time, "
-                f"{raw['overhead_ms_per_paper']:.0f} ms per paper. OCR'd papers pay the same plus ≈0.4 s to load "
-                "the OCR models in each child, against seconds of OCR per page.")
+                f"{raw['overhead_ms_per_paper']:.0f} ms per paper. A child that OCRs loads the OCR models once "
+                "(≈0.4 s), against seconds of OCR per page.")
     write_section("extraction_isolation", markdown, raw)
     print(markdown)
     return raw
