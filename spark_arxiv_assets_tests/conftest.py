@@ -12,13 +12,15 @@ from .processes import command_line, descendants, is_alive, reap_tree
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CORPORA = PROJECT_ROOT.parent / "shared" / "corpora"
 TEST_OUTPUT = PROJECT_ROOT / "test-output"
+# Set before any test module is imported: `definitions.defs` builds its Spark resource at import,
+# and the first session started wins for the whole run (getOrCreate), whatever the test order.
+os.environ.setdefault("SPARK_ARXIV_SPARK_MASTER", "local[2]")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _shared_model_cache(tmp_path_factory):
     """Unpacked model files are reused across tests; each test still gets its own data dir."""
     os.environ.setdefault("SPARK_ARXIV_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
-    os.environ.setdefault("SPARK_ARXIV_SPARK_MASTER", "local[2]")
     yield
 
 

@@ -12,6 +12,7 @@ from dagster import (AssetKey, AssetMaterialization, DagsterInstance, RunRequest
                      evaluate_automation_conditions, materialize)
 
 from spark_arxiv_assets.definitions import all_assets, build_resources, defs
+from spark_arxiv_assets.io_managers.page_files import read_pages
 from spark_arxiv_assets.sensors import INGEST_JOB, new_pdfs_sensor, retrain_when_enough_new_rows
 
 from .months import LOCAL_MONTH, stamp_local_pdfs
@@ -99,6 +100,15 @@ def test_new_pdf_runs_only_its_month_and_the_index_follows_without_retraining(da
     assert index_meta["kept"] == old_vectors and index_meta["added"] > 0 and index_meta["removed"] == 0
     assert index_meta["vectors"] == old_vectors + index_meta["added"]
     assert json.loads(cursor)["layout-multi_page.pdf"][2] == LOCAL_MONTH
+
+    # the data dir moves (another disk, another machine): its manifests still find their page files
+    moved = data_dir.parent / "moved"
+    shutil.copytree(data_dir, moved)
+    shutil.rmtree(data_dir)
+    monkeypatch.setenv("SPARK_ARXIV_DATA_DIR", str(moved))
+    manifest = pd.read_parquet(moved / "assets" / "paper_pages" / f"{LOCAL_MONTH}.parquet")
+    assert not any(Path(f).is_absolute() for f in manifest["pages_file"])
+    assert set(read_pages(list(manifest["pages_file"]))["paper_id"]) == {"layout-normal_4pages", "layout-multi_page"}
 
 
 def test_retraining_waits_for_enough_new_training_rows(monkeypatch):

@@ -13,7 +13,7 @@ from dagster_pyspark import LazyPySparkResource
 
 from ..core.pdf_text import ExtractionOptions
 from ..core.previews import counts_table, markdown_table
-from ..io_managers.page_files import page_file, read_pages, remove_unlisted_files
+from ..io_managers.page_files import page_file, read_pages, remove_unlisted_files, stored_name
 from ..resources.spark_extraction import page_summary, run_extraction
 from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
@@ -38,7 +38,7 @@ class PagesConfig(Config):
 
 def _reused_summary(paper_id: str, month: str, sha: str, extractor: str, path: Path) -> dict:
     pages = read_pages([str(path)], columns=["page", "method", "n_chars"])
-    return {"paper_id": paper_id, "month": month, "pdf_sha256": sha, "extractor": extractor, "pages_file": str(path),
+    return {"paper_id": paper_id, "month": month, "pdf_sha256": sha, "extractor": extractor, "pages_file": stored_name(path),
             **page_summary(pages), "extracted_now": False}
 
 
@@ -86,7 +86,8 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
 
     sha_of = dict(zip(ready["paper_id"], ready["sha256"]))
     extracted = [{"paper_id": r["paper_id"], "month": month_of[r["paper_id"]], "pdf_sha256": sha_of[r["paper_id"]],
-                  "extractor": extractor, **{k: r[k] for k in MANIFEST_COLUMNS[4:-1]}, "extracted_now": True}
+                  "extractor": extractor, **{k: r[k] for k in MANIFEST_COLUMNS[5:-1]},
+                  "pages_file": stored_name(r["pages_file"]), "extracted_now": True}
                  for r in rows if r["kind"] == "paper"]
     manifest = pd.DataFrame(reused + extracted, columns=MANIFEST_COLUMNS).sort_values("paper_id", ignore_index=True)
     extract_failures = pd.DataFrame([{**r, "month": month_of[r["paper_id"]], "stage": "extract"}

@@ -25,8 +25,15 @@ def page_file(month: str, paper_id: str, pdf_sha256: str, extractor: str) -> Pat
     return assets_dir() / PAGES_ASSET / "files" / month / f"{safe_name(paper_id)}-{pdf_sha256[:16]}-{options}.parquet"
 
 
+def stored_name(path: Path | str) -> str:
+    """What a manifest records: the path under the assets folder, so a data dir that is moved or
+    copied to another machine keeps its manifests valid."""
+    return str(Path(path).relative_to(assets_dir()))
+
+
 def read_pages(files: list[str], columns: list[str] | None = None) -> pd.DataFrame:
-    frames = [read_table(Path(f), columns) for f in files]
+    """`files` as the manifest stores them (relative to the assets folder; absolute ones as they are)."""
+    frames = [read_table(assets_dir() / f, columns) for f in files]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns or PAGE_COLUMNS)
 
 
@@ -36,7 +43,7 @@ def remove_unlisted_files(month: str, listed: set[str]) -> int:
     folder = assets_dir() / PAGES_ASSET / "files" / month
     removed = 0
     for path in folder.glob("*.parquet") if folder.is_dir() else []:
-        if str(path) not in listed:
+        if stored_name(path) not in listed:
             path.unlink(missing_ok=True)
             removed += 1
     return removed
