@@ -14,6 +14,8 @@ from dagster_pyspark import LazyPySparkResource
 from ..core.pdf_text import ExtractionOptions
 from ..core.previews import counts_table, markdown_table
 from ..io_managers.page_files import page_file, read_pages, remove_unlisted_files, stored_name
+from ..io_managers.parquet import table_path
+from ..io_managers.tables import read_table
 from ..resources.spark_extraction import page_summary, run_extraction
 from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
@@ -36,10 +38,22 @@ class PagesConfig(Config):
     reuse_previous: bool = True  # keep pages of PDFs already extracted (same sha256 and extraction options)
 
 
-def _reused_summary(paper_id: str, month: str, sha: str, extractor: str, path: Path) -> dict:
-    pages = read_pages([str(path)], columns=["page", "method", "n_chars"])
-    return {"paper_id": paper_id, "month": month, "pdf_sha256": sha, "extractor": extractor, "pages_file": stored_name(path),
-            **page_summary(pages), "extracted_now": False}
+def _previous_manifests(months: list[str]) -> dict[str, dict]:
+    """The last manifest rows of these months by pages file: a reused paper's counts come from
+    there, not from reading its pages again on every run."""
+    frames = [read_table(path) for path in (table_path(["paper_pages"], m) for m in months) if path.exists()]
+    rows = pd.concat(frames, ignore_index=True).to_dict("records") if frames else []
+    return {row["pages_file"]: row for row in rows}
+
+
+def _reused_summary(paper_id: str, month: str, sha: str, extractor: str, path: Path, previous: dict) -> dict:
+    name = stored_name(path)
+    if name in previous:
+        counts = {k: previous[name][k] for k in MANIFEST_COLUMNS[5:-1]}
+    else:  # a pages file without a manifest row (its run was killed after the file was written)
+        counts = page_summary(read_pages([name], columns=["page", "method", "n_chars"]))
+    return {"paper_id": paper_id, "month": month, "pdf_sha256": sha, "extractor": extractor, "pages_file": name,
+            **counts, "extracted_now": False}
 
 
 @multi_asset(
@@ -71,11 +85,12 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
     months = context.partition_keys
     ready = arxiv_pdfs[arxiv_pdfs["status"] != "failed"]
     reused, todo = [], []
+    previous = _previous_manifests(months) if config.reuse_previous else {}
     month_of = dict(zip(ready["paper_id"], ready["month"]))
     for paper_id, month, path, sha in zip(ready["paper_id"], ready["month"], ready["pdf_path"], ready["sha256"]):
         target = page_file(month, paper_id, sha, extractor)
         if config.reuse_previous and target.exists():
-            reused.append(_reused_summary(paper_id, month, sha, extractor, target))
+            reused.append(_reused_summary(paper_id, month, sha, extractor, target, previous))
         else:
             todo.append((paper_id, path, sha, str(target)))
     context.log.info(f"{len(reused)} papers already extracted, {len(todo)} to extract in {len(months)} month(s) "
