@@ -32,13 +32,16 @@ setup(
         "gguf==0.19.0",
         "datasets==5.2.0",
         "pyarrow==26.0.1",
+        "universal_pathlib==0.3.10",  # artifacts by URI (fsspec): a folder, s3://, gs://, abfs://
+        "s3fs==2026.9.0",
         "pandas==3.1.1",
         "requests==2.34.2",
         "matplotlib==3.11.2",
         "tqdm==4.70.1",
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "pytest-timeout==2.4.0", "gradio_client==2.7.2", "selenium==4.51.0"],
+        "test": ["pytest==9.2.0", "pytest-timeout==2.4.0", "gradio_client==2.7.2", "selenium==4.51.0",
+                 "moto[server]==5.2.5"],  # a real S3 API on 127.0.0.1 for the object-storage tests
     },
     entry_points={
         "console_scripts": [

@@ -14,14 +14,19 @@ from .resources.arxiv_listing import ArxivListing
 from .resources.kaggle import KaggleSnapshot
 from .resources.models import EmbeddingModel
 from .resources.spark import make_spark_resource
+from .resources.storage import ArtifactStorage
 from .resources.teacher import TeacherResource
+from .settings import storage_uri
 from .sensors import (INGEST_JOB, TRAIN_JOB, arxiv_listing_sensor, index_follows_new_papers, new_pdfs_sensor,
                       retrain_when_enough_new_rows)
 
 ASSET_MODULES = [metadata, pdfs, pages, chunks, index, qa, student, evaluation]
 
 
-def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
+def build_resources(spark_overrides: dict[str, str] | None = None, base_uri: str | None = None) -> dict:
+    """`base_uri` (default: SPARK_ARXIV_STORAGE_URI, else the data dir) roots every artifact; the
+    IO managers and `storage` each take it as config, so the launchpad can override it."""
+    base_uri = base_uri or storage_uri()
     return {
         "pyspark": make_spark_resource(spark_overrides),
         "arxiv": ArxivClient(),
@@ -29,10 +34,11 @@ def build_resources(spark_overrides: dict[str, str] | None = None) -> dict:
         "kaggle": KaggleSnapshot(),
         "embedder": EmbeddingModel(),
         "teacher": TeacherResource(),
-        "parquet_io_manager": ParquetIOManager(),
-        "page_files_io_manager": PageFilesIOManager(),
-        "chunk_index_io_manager": ChunkIndexIOManager(),
-        "model_dir_io_manager": ModelDirIOManager(),
+        "storage": ArtifactStorage(base_uri=base_uri),
+        "parquet_io_manager": ParquetIOManager(base_uri=base_uri),
+        "page_files_io_manager": PageFilesIOManager(base_uri=base_uri),
+        "chunk_index_io_manager": ChunkIndexIOManager(base_uri=base_uri),
+        "model_dir_io_manager": ModelDirIOManager(base_uri=base_uri),
     }
 
 
@@ -45,7 +51,14 @@ ingest_job = define_asset_job(INGEST_JOB, selection=AssetSelection.groups("inges
 train_job = define_asset_job(TRAIN_JOB, selection=AssetSelection.assets("student_adapter", "rag_evaluation"),
                              description="Fine-tune the student on qa_dataset and evaluate it against its base.")
 
-defs = Definitions(assets=all_assets, asset_checks=all_checks, resources=build_resources(),
-                   jobs=[everything_job, ingest_job, train_job],
-                   sensors=[new_pdfs_sensor, arxiv_listing_sensor, index_follows_new_papers,
-                            retrain_when_enough_new_rows])
+
+
+def build_defs(resources: dict | None = None) -> Definitions:
+    """The project's definitions; storage and Spark settings are read from the environment now."""
+    return Definitions(assets=all_assets, asset_checks=all_checks, resources=resources or build_resources(),
+                       jobs=[everything_job, ingest_job, train_job],
+                       sensors=[new_pdfs_sensor, arxiv_listing_sensor, index_follows_new_papers,
+                                retrain_when_enough_new_rows])
+
+
+defs = build_defs()

@@ -3,6 +3,7 @@ and a session-end check that no process started by the suite is still running.""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,35 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "data"
     monkeypatch.setenv("SPARK_ARXIV_DATA_DIR", str(path))
     return path
+
+
+@dataclass
+class S3Store:
+    uri: str  # s3://bucket
+    env: dict[str, str]  # what a client (or a Spark executor, via spark.executorEnv.*) needs to reach it
+
+    def spark_config(self) -> dict[str, str]:
+        return {f"spark.executorEnv.{k}": v for k, v in self.env.items()}
+
+
+@pytest.fixture
+def s3_store(tmp_path, monkeypatch) -> S3Store:
+    """A bucket on a real S3 API (moto, its own process, reaped) on 127.0.0.1; this process's
+    clients point at it. Spark sessions are stopped around it: executors keep the environment
+    they were started with."""
+    from .fakes.s3_server import forget_s3_clients, make_bucket, moto_s3
+    from .spark_cluster import stop_active_spark_session
+
+    stop_active_spark_session()
+    with moto_s3(tmp_path / "moto.log") as env:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        forget_s3_clients()
+        try:
+            yield S3Store(make_bucket("spark-arxiv-test"), env)
+        finally:
+            stop_active_spark_session()
+            forget_s3_clients()
 
 
 @pytest.fixture(scope="session")

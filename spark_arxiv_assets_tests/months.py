@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from spark_arxiv_assets.core.metadata import pdf_file_identity
-from spark_arxiv_assets.io_managers.page_files import read_pages
+from spark_arxiv_assets.io_managers.page_files import PageFilesIOManager
 from spark_arxiv_assets.months_run import materialize_months
+from spark_arxiv_assets.settings import storage_uri
 
 SAMPLE_MONTH = "2000-01"  # the bundled sample's ids are all 0001.*
 LOCAL_MONTH = "2024-05"  # the ingest month tests give PDFs without an arXiv id (never "now": no month-end flake)
@@ -41,6 +42,10 @@ def table(result, node: str, output: str = "result") -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else next(iter(value.values()))
 
 
-def pages(result) -> pd.DataFrame:
+def read_pages(files: list[str], base_uri: str | None = None) -> pd.DataFrame:
+    return PageFilesIOManager(base_uri=base_uri or storage_uri()).read_pages(files)
+
+
+def pages(result, base_uri: str | None = None) -> pd.DataFrame:
     """The page rows behind a run's `paper_pages` manifests."""
-    return read_pages(list(table(result, "paper_pages", "paper_pages")["pages_file"]))
+    return read_pages(list(table(result, "paper_pages", "paper_pages")["pages_file"]), base_uri)

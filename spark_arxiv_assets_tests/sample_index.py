@@ -13,7 +13,7 @@ from spark_arxiv_assets.core.sample_corpus import write_sample_corpus
 from spark_arxiv_assets.io_managers.atomic import VersionedDir
 from spark_arxiv_assets.io_managers.index_store import index_root, load_latest_index
 from spark_arxiv_assets.resources.models import load_sentence_transformer
-from spark_arxiv_assets.settings import sample_dir
+from spark_arxiv_assets.settings import sample_dir, storage_uri
 
 
 def sample_chunks(extra_text: dict[str, str] | None = None) -> pd.DataFrame:
@@ -38,6 +38,6 @@ def sample_chunks(extra_text: dict[str, str] | None = None) -> pd.DataFrame:
 
 def publish_index(chunks: pd.DataFrame) -> str:
     model = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
-    index, _ = update_chunk_index(load_latest_index(), chunks, lambda t: encode_texts(model, t), IndexOptions(),
+    index, _ = update_chunk_index(load_latest_index(storage_uri()), chunks, lambda t: encode_texts(model, t), IndexOptions(),
                                   "sentence-transformers/all-MiniLM-L6-v2")
-    return VersionedDir(index_root()).write(index.save).name
+    return VersionedDir(index_root(storage_uri())).write(index.save).name

@@ -1,4 +1,5 @@
-"""A run killed mid-write (SIGKILL) leaves the previous artifact readable and whole."""
+"""A run killed mid-write (SIGKILL) leaves the previous artifact readable and whole, on a local
+disk and in an object store (a real S3 API on 127.0.0.1)."""
 import os
 import signal
 import subprocess
@@ -8,14 +9,14 @@ import textwrap
 import pandas as pd
 import pytest
 
-from spark_arxiv_assets.io_managers.atomic import VersionedDir, atomic_write
+from spark_arxiv_assets.io_managers.atomic import UPLOADED_MARKER, VersionedDir, atomic_write
 from spark_arxiv_assets.io_managers.tables import read_table, write_table
+from spark_arxiv_assets.io_managers.uris import as_upath, children
 
 from .processes import reap_tree
 
 KILLED_WRITER = textwrap.dedent("""
     import sys, time
-    from pathlib import Path
     from spark_arxiv_assets.io_managers.atomic import atomic_write, VersionedDir
 
     def slow_file(tmp):
@@ -30,10 +31,30 @@ KILLED_WRITER = textwrap.dedent("""
         print("writing", flush=True)
         time.sleep(60)
 
-    if sys.argv[1] == "file":
-        atomic_write(Path(sys.argv[2]), slow_file)
+    def three_parts(tmp):
+        for name in ("a", "b", "c"):
+            (tmp / name).write_text("new")
+
+    def stall_after_first_upload():
+        \"\"\"The upload of a version is cut after its first object, as a killed run cuts it.\"\"\"
+        import s3fs
+        put_file, uploads = s3fs.S3FileSystem.put_file, []
+        def slow_put(self, lpath, rpath, *args, **kwargs):
+            put_file(self, lpath, rpath, *args, **kwargs)
+            uploads.append(rpath)
+            if len(uploads) == 1:
+                print("writing", flush=True)
+                time.sleep(60)
+        s3fs.S3FileSystem.put_file = slow_put
+
+    kind, target = sys.argv[1], sys.argv[2]
+    if kind == "file":
+        atomic_write(target, slow_file)
+    elif kind == "dir":
+        VersionedDir(target).write(slow_dir)
     else:
-        VersionedDir(Path(sys.argv[2])).write(slow_dir)
+        stall_after_first_upload()
+        VersionedDir(target).write(three_parts)
 """)
 
 
@@ -48,21 +69,44 @@ def _kill_mid_write(kind: str, target) -> None:
         proc.stdout.close()
 
 
-def test_killed_table_write_keeps_previous_table(tmp_path):
-    path = tmp_path / "paper_chunks.parquet"
+@pytest.fixture(params=["local", "s3"])
+def store_root(request, tmp_path) -> str:
+    """A folder, or a prefix in a bucket on a local S3 server."""
+    if request.param == "local":
+        return str(tmp_path)
+    return f"{request.getfixturevalue('s3_store').uri}/artifacts"
+
+
+def test_killed_table_write_keeps_previous_table(store_root):
+    path = f"{store_root}/paper_chunks.parquet"
     write_table(pd.DataFrame({"a": [1, 2, 3]}), path)
     _kill_mid_write("file", path)
     assert read_table(path)["a"].tolist() == [1, 2, 3]
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # the orphan temp file exists...
-    write_table(pd.DataFrame({"a": [4]}), path)  # ...and a later write still succeeds
+    write_table(pd.DataFrame({"a": [4]}), path)  # a later write still succeeds
     assert read_table(path)["a"].tolist() == [4]
 
 
-def test_killed_directory_write_keeps_previous_version(tmp_path):
-    store = VersionedDir(tmp_path / "index")
+def test_killed_directory_write_keeps_previous_version(store_root):
+    store = VersionedDir(f"{store_root}/index")
     first = store.write(lambda d: (d / "part").write_text("complete"))
-    _kill_mid_write("dir", tmp_path / "index")
+    _kill_mid_write("dir", f"{store_root}/index")
     assert store.current() == first and (first / "part").read_text() == "complete"
+
+
+def test_upload_killed_halfway_is_never_current_and_not_counted_as_a_version(s3_store):
+    root = f"{s3_store.uri}/index"
+    store = VersionedDir(root, keep=2)
+    first = store.write(lambda d: (d / "part").write_text("complete"))
+    _kill_mid_write("s3dir", root)
+    versions = {p.name: {c.name for c in children(p)} for p in children(as_upath(root) / "versions")}
+    assert len(versions) == 2 and sorted(map(len, versions.values())) == [1, 2]  # a half upload, without marker
+    assert store.current() == first and (first / "part").read_text() == "complete"
+    second = store.write(lambda d: (d / "part").write_text("next"))
+    assert store.current() == second
+    kept = {p.name for p in children(as_upath(root) / "versions")}
+    assert first.name in kept  # the half upload did not push the last whole version out
+    assert all(UPLOADED_MARKER in {c.name for c in children(as_upath(root) / "versions" / n)} for n in
+               (first.name, second.name))
 
 
 def test_failed_writer_leaves_nothing_behind(tmp_path):
@@ -75,9 +119,9 @@ def test_failed_writer_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_versioned_dir_keeps_only_recent_versions(tmp_path):
-    store = VersionedDir(tmp_path / "idx", keep=2)
+def test_versioned_dir_keeps_only_recent_versions(store_root):
+    store = VersionedDir(f"{store_root}/idx", keep=2)
     for i in range(4):
         latest = store.write(lambda d, i=i: (d / "n").write_text(str(i)))
     assert (store.current() / "n").read_text() == "3" and store.current() == latest
-    assert len([p for p in (tmp_path / "idx" / "versions").iterdir() if not p.name.startswith(".")]) == 2
+    assert len([p for p in children(as_upath(f"{store_root}/idx") / "versions") if not p.name.startswith(".")]) == 2

@@ -5,7 +5,7 @@ import pytest
 from spark_arxiv_assets.assets.pdfs import arxiv_pdfs
 from spark_arxiv_assets.core.arxiv_ids import parse_arxiv_id
 from spark_arxiv_assets.core.retry_policy import RateLimiter, backoff_delay, parse_retry_after
-from spark_arxiv_assets.io_managers.parquet import ParquetIOManager
+from spark_arxiv_assets.definitions import build_resources
 from spark_arxiv_assets.resources.arxiv import ArxivClient
 
 from .fakes.arxiv_server import FakeArxiv
@@ -106,8 +106,9 @@ def test_asset_downloads_with_slash_ids_and_records_failures(data_dir):
         def fake_metadata(context: AssetExecutionContext) -> dict:
             return split_by_month(metadata, context.partition_keys)
 
-        result = run_months([fake_metadata, arxiv_pdfs], "1999-01", "2024-01", resources={
-            "arxiv": client(server, max_retries=0), "parquet_io_manager": ParquetIOManager()})
+        stores = {k: v for k, v in build_resources().items() if k in ("storage", "parquet_io_manager")}
+        result = run_months([fake_metadata, arxiv_pdfs], "1999-01", "2024-01",
+                            resources={"arxiv": client(server, max_retries=0), **stores})
     assert result.success
     frame = table(result, "arxiv_pdfs").set_index("paper_id")
     assert frame.loc["hep-th/9901001", "month"] == "1999-01"

@@ -11,11 +11,10 @@ import pandas as pd
 from dagster import (AssetKey, AssetMaterialization, DagsterInstance, RunRequest, SkipReason, build_sensor_context,
                      evaluate_automation_conditions, materialize)
 
-from spark_arxiv_assets.definitions import all_assets, build_resources, defs
-from spark_arxiv_assets.io_managers.page_files import read_pages
+from spark_arxiv_assets.definitions import all_assets, build_defs, build_resources
 from spark_arxiv_assets.sensors import INGEST_JOB, new_pdfs_sensor, retrain_when_enough_new_rows
 
-from .months import LOCAL_MONTH, stamp_local_pdfs
+from .months import LOCAL_MONTH, read_pages, stamp_local_pdfs
 
 ARXIV_PDF = "2501.10120v1.pdf"  # an arXiv file name: partition 2025-01 from its id
 ARXIV_MONTH = "2025-01"
@@ -28,7 +27,7 @@ def _tick(cursor: str | None) -> tuple[list[RunRequest], str]:
 
 
 def _run(request: RunRequest, instance: DagsterInstance):
-    job = defs.resolve_job_def(INGEST_JOB)
+    job = build_defs().resolve_job_def(INGEST_JOB)  # with this test's data dir
     result = job.execute_in_process(run_config={**request.run_config, "ops": {
         **request.run_config["ops"], "paper_pages": {"config": {"ocr_engine": "none"}}}},
         partition_key=request.partition_key, instance=instance, tags=request.tags)
@@ -50,7 +49,7 @@ def _metadata(instance: DagsterInstance, asset: str, partition: str | None = Non
 
 
 def _automation_requests(instance: DagsterInstance, cursor=None) -> tuple[set[str], object]:
-    result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    result = evaluate_automation_conditions(defs=build_defs(), instance=instance, cursor=cursor)
     return {r.key.to_user_string() for r in result.results if r.true_subset.size}, result.cursor
 
 

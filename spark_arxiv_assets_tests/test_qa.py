@@ -178,10 +178,7 @@ def _materialize_qa(chunks: pd.DataFrame, base_url: str):
     from spark_arxiv_assets.assets.index import chunk_index
     from spark_arxiv_assets.assets.partitions import MONTHS, ONE_RUN, split_by_month
     from spark_arxiv_assets.assets.qa import qa_dataset, qa_grounded_and_split_by_paper, qa_pairs
-    from spark_arxiv_assets.io_managers.index_store import ChunkIndexIOManager
-    from spark_arxiv_assets.io_managers.parquet import ParquetIOManager
-    from spark_arxiv_assets.resources.models import EmbeddingModel
-    from spark_arxiv_assets.resources.spark import make_spark_resource
+    from spark_arxiv_assets.definitions import build_resources
     from spark_arxiv_assets.resources.teacher import TeacherResource
 
     @asset(name="paper_chunks", io_manager_key="parquet_io_manager", partitions_def=MONTHS, backfill_policy=ONE_RUN)
@@ -189,10 +186,9 @@ def _materialize_qa(chunks: pd.DataFrame, base_url: str):
         return split_by_month(chunks.assign(month=SAMPLE_MONTH), context.partition_keys)
 
     result = run_months([given_chunks, chunk_index, qa_pairs, qa_dataset, qa_grounded_and_split_by_paper], SAMPLE_MONTH,
-                        resources={
-        "teacher": TeacherResource(backend="openai", base_url=base_url, model="mistral-7b-instruct", max_retries=1),
-        "embedder": EmbeddingModel(), "parquet_io_manager": ParquetIOManager(),
-        "chunk_index_io_manager": ChunkIndexIOManager(), "pyspark": make_spark_resource()})  # Spark is never started
+                        resources={  # Spark is never started
+        **build_resources(),
+        "teacher": TeacherResource(backend="openai", base_url=base_url, model="mistral-7b-instruct", max_retries=1)})
     assert result.success
     meta = {}
     for event in result.get_asset_materialization_events():

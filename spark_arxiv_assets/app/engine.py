@@ -10,9 +10,10 @@ from ..core.embeddings import encode_texts
 from ..core.rag_prompt import answer_messages
 from ..core.retrieval import Hit, Retriever
 from ..io_managers.atomic import VersionedDir
-from ..io_managers.index_store import index_root
-from ..io_managers.model_dir import adapter_root
+from ..io_managers.index_store import index_root, load_latest_index
+from ..io_managers.model_dir import adapter_root, latest_adapter
 from ..resources.models import load_sentence_transformer, load_student
+from ..settings import storage_uri
 
 
 def arxiv_link(paper_id: str) -> str | None:
@@ -24,14 +25,14 @@ def arxiv_link(paper_id: str) -> str | None:
         return None  # a local PDF, not an arXiv paper
 
 
-def latest_retriever(device: str = "cpu", **retriever_options) -> Retriever:
-    """A Retriever over the latest materialized index, with the model it was built with;
-    `retriever_options` go to `Retriever` (fusion, dense_weight, candidates)."""
-    from ..io_managers.index_store import load_latest_index
-
-    index = load_latest_index()
+def latest_retriever(device: str = "cpu", base_uri: str | None = None, **retriever_options) -> Retriever:
+    """A Retriever over the latest materialized index under `base_uri` (default: the configured
+    storage), with the model it was built with; `retriever_options` go to `Retriever`."""
+    base_uri = base_uri or storage_uri()
+    index = load_latest_index(base_uri)
     if index is None:
-        raise FileNotFoundError(f"no chunk_index under {index_root()}: run `make demo` (or materialize chunk_index) first")
+        raise FileNotFoundError(f"no chunk_index under {index_root(base_uri)}: run `make demo` "
+                                "(or materialize chunk_index) first")
     encoder = load_sentence_transformer(index.manifest["embedding_model"], device)
     return Retriever(index, lambda texts: encode_texts(encoder, texts), **retriever_options)
 
@@ -60,8 +61,10 @@ class Versions:
 
 
 class ChatEngine:
-    def __init__(self, base_model: str | None = None, device: str = "cpu", max_new_tokens: int = 192) -> None:
+    def __init__(self, base_model: str | None = None, device: str = "cpu", max_new_tokens: int = 192,
+                 base_uri: str | None = None) -> None:
         self.base_model_override, self.device, self.max_new_tokens = base_model, device, max_new_tokens
+        self.base_uri = base_uri or storage_uri()  # where the IO managers publish the index and adapter
         self._lock = threading.Lock()
         self.versions = Versions(None, None)
         self.retriever: Retriever | None = None
@@ -71,7 +74,8 @@ class ChatEngine:
         self.refresh()
 
     def _current_versions(self) -> Versions:
-        return Versions(VersionedDir(index_root()).current_version_id(), VersionedDir(adapter_root()).current_version_id())
+        return Versions(VersionedDir(index_root(self.base_uri)).current_version_id(),
+                        VersionedDir(adapter_root(self.base_uri)).current_version_id())
 
     def refresh(self) -> bool:
         """Loads whatever changed since the last request; True when something was reloaded."""
@@ -90,10 +94,10 @@ class ChatEngine:
             return True
 
     def _load_index(self) -> None:
-        self.retriever = latest_retriever(self.device)
+        self.retriever = latest_retriever(self.device, self.base_uri)
 
     def _load_model(self) -> None:
-        adapter = VersionedDir(adapter_root()).current()
+        adapter = latest_adapter(self.base_uri)
         self.model, self.tokenizer = load_student(adapter, self.base_model_override, self.device)
         self.has_adapter = adapter is not None
 

@@ -3,12 +3,15 @@
 import time
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import (AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetIn, Config, MetadataValue, Output,
+                     ResourceParam, asset)
+from dagster_pyspark import LazyPySparkResource
 
-from ..core.chunking import CHUNK_COLUMNS, ChunkingOptions, clean_and_chunk_paper, make_splitter
+from ..core.chunking import CHUNK_COLUMNS, ChunkingOptions
 from ..core.previews import markdown_table
-from ..core.progress import Progress
+from ..io_managers.page_files import MANIFEST_ONLY, PageFilesIOManager
 from ..resources.models import EmbeddingModel
+from ..resources.spark_chunking import run_chunking
 from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
 MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2's limit; longer chunks would be truncated silently
@@ -22,33 +25,27 @@ class ChunksConfig(Config):
 
 
 @asset(group_name="extract", io_manager_key="parquet_io_manager", compute_kind="langchain", partitions_def=MONTHS,
-       backfill_policy=ONE_RUN,
+       backfill_policy=ONE_RUN, ins={"paper_pages": AssetIn(metadata=MANIFEST_ONLY)},
        check_specs=[AssetCheckSpec("chunks_complete_and_sized", asset="paper_chunks",
                                    description="Ids are unique, sizes fit the embedding model, and every paper "
                                                "with text has chunks.")])
 def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pages: pd.DataFrame,
-                 arxiv_metadata: pd.DataFrame, embedder: EmbeddingModel):
-    """Cleans each paper's pages and splits them with the embedding model's own tokenizer."""
+                 arxiv_metadata: pd.DataFrame, embedder: EmbeddingModel, pyspark: LazyPySparkResource,
+                 page_files_io_manager: ResourceParam[PageFilesIOManager]):
+    """Cleans each paper's pages and splits them with the embedding model's own tokenizer, in Spark
+    tasks that read the page files by URI (`paper_pages` arrives as its manifest, not as text)."""
     options = ChunkingOptions(config.chunk_tokens, config.overlap_tokens, config.min_chunk_chars)
-    tokenizer = embedder.tokenizer()
-    splitter = make_splitter(tokenizer, options)
     titles = dict(zip(arxiv_metadata["paper_id"], arxiv_metadata["title"]))
-    papers = list(paper_pages.groupby("paper_id", sort=True))
-    progress = Progress("chunking", len(papers), context.log.info, unit="papers")
-    rows: list[dict] = []
-    removed_lines = dropped_ref_chars = 0
+    manifest = paper_pages.sort_values("paper_id")
+    items = [(p, titles.get(p, p), f) for p, f in zip(manifest["paper_id"], manifest["pages_file"])]
     started = time.perf_counter()
-    for paper_id, group in papers:
-        group = group.sort_values("page")
-        paper_rows, stats = clean_and_chunk_paper(paper_id, titles.get(paper_id, paper_id),
-                                                  list(zip(group["page"], group["text"])), splitter, tokenizer,
-                                                  options, config.drop_references)
-        removed_lines += stats.header_footer_lines_removed
-        dropped_ref_chars += stats.reference_chars_dropped
-        rows.extend(paper_rows)
-        progress.advance()
-    progress.finish()
-    frame = pd.DataFrame(rows, columns=CHUNK_COLUMNS)
+    rows = run_chunking(pyspark.spark_context, items, str(page_files_io_manager.assets_root), embedder.model, options,
+                        config.drop_references, context.log.info) if items else []
+    stats = [r for r in rows if r["kind"] == "stats"]
+    removed_lines = sum(s["header_footer_lines_removed"] for s in stats)
+    dropped_ref_chars = sum(s["reference_chars_dropped"] for s in stats)
+    frame = pd.DataFrame([r for r in rows if r["kind"] == "chunk"], columns=CHUNK_COLUMNS)
+    frame = frame.sort_values(["paper_id", "chunk_index"], ignore_index=True)
     frame["month"] = frame["paper_id"].map(dict(zip(arxiv_metadata["paper_id"], arxiv_metadata["month"])))
     tokens = frame["n_tokens"] if len(frame) else pd.Series([0])
     per_paper = frame.groupby("paper_id").size().rename("chunks").reset_index()
@@ -67,11 +64,11 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
         "preview": MetadataValue.md(markdown_table(frame[["chunk_id", "paper_id", "page_start", "page_end",
                                                           "n_tokens", "text"]], max_chars=100)),
     })
-    yield _complete_and_sized(frame, paper_pages)
+    yield _complete_and_sized(frame, manifest)
 
 
-def _complete_and_sized(paper_chunks: pd.DataFrame, paper_pages: pd.DataFrame) -> AssetCheckResult:
-    with_text = set(paper_pages.loc[paper_pages["text"].str.strip().str.len() > 0, "paper_id"])
+def _complete_and_sized(paper_chunks: pd.DataFrame, manifest: pd.DataFrame) -> AssetCheckResult:
+    with_text = set(manifest.loc[manifest["n_pages"] > manifest["empty_pages"], "paper_id"])
     without_chunks = sorted(with_text - set(paper_chunks["paper_id"]))
     too_long = int((paper_chunks["n_tokens"] > MAX_MODEL_TOKENS).sum())
     duplicates = int(paper_chunks["chunk_id"].duplicated().sum())

@@ -14,7 +14,7 @@ from ..core.previews import markdown_table
 from ..core.rag_eval import VARIANTS, EvalItem, evaluate_rag, summarize
 from ..io_managers.atomic import atomic_write
 from ..resources.models import EmbeddingModel, load_student
-from ..settings import data_dir
+from ..resources.storage import ArtifactStorage
 
 
 class EvaluationConfig(Config):
@@ -35,7 +35,8 @@ def _fixed_questions(path: str | None) -> list[EvalItem]:
 
 @asset(group_name="student", io_manager_key="parquet_io_manager", compute_kind="pytorch")
 def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_dataset: pd.DataFrame,
-                   chunk_index: ChunkIndex, student_adapter: Path, embedder: EmbeddingModel) -> Output[pd.DataFrame]:
+                   chunk_index: ChunkIndex, student_adapter: Path, embedder: EmbeddingModel,
+                   storage: ArtifactStorage) -> Output[pd.DataFrame]:
     """Evaluates on the eval split (papers never trained on) and on a fixed question set."""
     eval_rows = qa_dataset[qa_dataset["split"] == "eval"].head(config.max_eval_split_questions)
     items = [EvalItem(q, a, p, int(s), "eval_split") for q, a, p, s in
@@ -61,7 +62,7 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
                            {"base": lambda c: run(c, False), "tuned": lambda c: run(c, True)}, embed, k=config.k)
     summary = summarize(results)
     by_source = results.groupby(["source", "variant"])["token_f1"].mean().unstack().round(3).reset_index()
-    out_dir = data_dir() / "evaluation"
+    out_dir = storage.path("evaluation")
     atomic_write(out_dir / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
     atomic_write(out_dir / "summary.json", lambda tmp: tmp.write_text(summary.to_json(orient="records", indent=1)))
     return Output(results, metadata={

@@ -1,13 +1,14 @@
 """`chunk_index`: FAISS (exact or IVF) + BM25 over the chunks, updated incrementally."""
 import numpy as np
 import pandas as pd
-from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset, asset_check
+from dagster import (AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, ResourceParam, asset,
+                     asset_check)
 from dagster_pyspark import LazyPySparkResource
 
 from ..core.chunk_index import ChunkIndex, IndexOptions, update_chunk_index
 from ..core.embeddings import encode_texts
 from ..core.progress import Progress
-from ..io_managers.index_store import load_latest_index
+from ..io_managers.index_store import ChunkIndexIOManager
 from ..resources.models import EmbeddingModel
 from ..resources.spark_embedding import encode_with_spark
 from .partitions import FOLLOWS_NEW_PARTITIONS
@@ -26,9 +27,11 @@ class IndexConfig(Config):
 @asset(group_name="index", io_manager_key="chunk_index_io_manager", compute_kind="faiss",
        automation_condition=FOLLOWS_NEW_PARTITIONS)
 def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunks: pd.DataFrame,
-                embedder: EmbeddingModel, pyspark: LazyPySparkResource) -> Output[ChunkIndex]:
-    """Embeds only chunks the previous index lacks, removes vanished ones, rebuilds BM25."""
-    previous = None if config.full_rebuild else load_latest_index()
+                embedder: EmbeddingModel, pyspark: LazyPySparkResource,
+                chunk_index_io_manager: ResourceParam[ChunkIndexIOManager]) -> Output[ChunkIndex]:
+    """Embeds only chunks the previous index lacks, removes vanished ones, rebuilds BM25. The
+    previous index comes from this asset's own IO manager, which owns where it lives."""
+    previous = None if config.full_rebuild else chunk_index_io_manager.load_latest()
 
     def embed(texts: list[str]) -> np.ndarray:
         progress = Progress("embedding", len(texts), context.log.info, unit="chunks")

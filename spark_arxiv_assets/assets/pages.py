@@ -4,18 +4,14 @@ Each task writes its papers' pages to Parquet files itself and returns only coun
 driver's memory does not grow with the corpus; the month's `paper_pages` table lists those files."""
 
 import time
-from pathlib import Path
-
 import pandas as pd
 from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetOut, Config,
-                     MetadataValue, Output, multi_asset)
+                     MetadataValue, Output, ResourceParam, multi_asset)
 from dagster_pyspark import LazyPySparkResource
 
 from ..core.pdf_text import ExtractionOptions
 from ..core.previews import counts_table, markdown_table
-from ..io_managers.page_files import page_file, read_pages, remove_unlisted_files, stored_name
-from ..io_managers.parquet import table_path
-from ..io_managers.tables import read_table
+from ..io_managers.page_files import PageFilesIOManager
 from ..resources.spark_extraction import page_summary, run_extraction
 from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
@@ -38,20 +34,21 @@ class PagesConfig(Config):
     reuse_previous: bool = True  # keep pages of PDFs already extracted (same sha256 and extraction options)
 
 
-def _previous_manifests(months: list[str]) -> dict[str, dict]:
+def _previous_manifests(store: PageFilesIOManager, months: list[str]) -> dict[str, dict]:
     """The last manifest rows of these months by pages file: a reused paper's counts come from
     there, not from reading its pages again on every run."""
-    frames = [read_table(path) for path in (table_path(["paper_pages"], m) for m in months) if path.exists()]
+    stored = store.stored_partitions("paper_pages")
+    frames = [store.load_stored("paper_pages", m) for m in months if m in stored]
     rows = pd.concat(frames, ignore_index=True).to_dict("records") if frames else []
     return {row["pages_file"]: row for row in rows}
 
 
-def _reused_summary(paper_id: str, month: str, sha: str, extractor: str, path: Path, previous: dict) -> dict:
-    name = stored_name(path)
+def _reused_summary(store: PageFilesIOManager, paper_id: str, month: str, sha: str, extractor: str, name: str,
+                    previous: dict) -> dict:
     if name in previous:
         counts = {k: previous[name][k] for k in MANIFEST_COLUMNS[5:-1]}
     else:  # a pages file without a manifest row (its run was killed after the file was written)
-        counts = page_summary(read_pages([name], columns=["page", "method", "n_chars"]))
+        counts = page_summary(store.read_pages([name], columns=["page", "method", "n_chars"]))
     return {"paper_id": paper_id, "month": month, "pdf_sha256": sha, "extractor": extractor, "pages_file": name,
             **counts, "extracted_now": False}
 
@@ -75,7 +72,7 @@ def _reused_summary(paper_id: str, month: str, sha: str, extractor: str, path: P
                                             "max_quarantined_share of the papers is quarantined.")],
 )
 def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs: pd.DataFrame,
-                pyspark: LazyPySparkResource):
+                pyspark: LazyPySparkResource, page_files_io_manager: ResourceParam[PageFilesIOManager]):
     """Extracts only papers whose (id, PDF sha256, extraction options) has no pages file yet; a
     paper that failed is tried again on the next run."""
     options = ExtractionOptions(config.ocr_engine, config.ocr_dpi, config.min_text_chars, config.max_pages,
@@ -85,14 +82,17 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
     months = context.partition_keys
     ready = arxiv_pdfs[arxiv_pdfs["status"] != "failed"]
     reused, todo = [], []
-    previous = _previous_manifests(months) if config.reuse_previous else {}
+    store = page_files_io_manager
+    previous = _previous_manifests(store, months) if config.reuse_previous else {}
     month_of = dict(zip(ready["paper_id"], ready["month"]))
-    for paper_id, month, path, sha in zip(ready["paper_id"], ready["month"], ready["pdf_path"], ready["sha256"]):
-        target = page_file(month, paper_id, sha, extractor)
-        if config.reuse_previous and target.exists():
-            reused.append(_reused_summary(paper_id, month, sha, extractor, target, previous))
+    existing = {name for m in set(ready["month"]) for name in store.existing_files(m)} if config.reuse_previous else set()
+    for paper_id, month, pdf, sha in zip(ready["paper_id"], ready["month"], ready["pdf_path"], ready["sha256"]):
+        target = store.page_file(month, paper_id, sha, extractor)
+        name = store.stored_name(target)
+        if name in existing:
+            reused.append(_reused_summary(store, paper_id, month, sha, extractor, name, previous))
         else:
-            todo.append((paper_id, path, sha, str(target)))
+            todo.append((paper_id, pdf, sha, str(target)))
     context.log.info(f"{len(reused)} papers already extracted, {len(todo)} to extract in {len(months)} month(s) "
                      f"on {pyspark.spark_context.master}")
     started = time.perf_counter()
@@ -102,7 +102,7 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
     sha_of = dict(zip(ready["paper_id"], ready["sha256"]))
     extracted = [{"paper_id": r["paper_id"], "month": month_of[r["paper_id"]], "pdf_sha256": sha_of[r["paper_id"]],
                   "extractor": extractor, **{k: r[k] for k in MANIFEST_COLUMNS[5:-1]},
-                  "pages_file": stored_name(r["pages_file"]), "extracted_now": True}
+                  "pages_file": store.stored_name(r["pages_file"]), "extracted_now": True}
                  for r in rows if r["kind"] == "paper"]
     manifest = pd.DataFrame(reused + extracted, columns=MANIFEST_COLUMNS).sort_values("paper_id", ignore_index=True)
     extract_failures = pd.DataFrame([{**r, "month": month_of[r["paper_id"]], "stage": "extract"}
@@ -140,7 +140,7 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
                                                              "extracted_now"]])),
     })
     for month in months:
-        remove_unlisted_files(month, set(manifest.loc[manifest["month"] == month, "pages_file"]))
+        store.remove_unlisted_files(month, set(manifest.loc[manifest["month"] == month, "pages_file"]))
     yield Output(split_by_month(quarantine, months), output_name="quarantined_papers", metadata={
         "quarantined": len(quarantine),
         "over_a_per_paper_limit": int(quarantine["reason"].str.startswith("extraction limit").sum()),

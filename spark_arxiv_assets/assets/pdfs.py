@@ -12,6 +12,7 @@ from ..core.pdf_validation import pdf_file_problem
 from ..core.previews import counts_table, markdown_table
 from ..core.progress import Progress
 from ..resources.arxiv import ArxivClient, DownloadResult, file_sha256
+from ..resources.storage import ArtifactStorage
 from ..settings import data_dir
 from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
@@ -21,7 +22,7 @@ PDF_COLUMNS = ["paper_id", "month", "pdf_path", "status", "error", "n_bytes", "s
 class PdfsConfig(Config):
     source: Literal["auto", "arxiv", "folder"] = "auto"  # auto: the metadata's local file, else arXiv
     folder: str | None = None  # for "folder": looks for <id>.pdf or <id>v<N>.pdf (slash ids: '_')
-    download_dir: str | None = None  # default: $SPARK_ARXIV_DATA_DIR/pdfs
+    download_dir: str | None = None  # local; default: $SPARK_ARXIV_DATA_DIR/pdfs (uploaded when storage is remote)
 
 
 def _local_result(path: Path) -> DownloadResult:
@@ -29,6 +30,15 @@ def _local_result(path: Path) -> DownloadResult:
     if problem:
         return DownloadResult("failed", str(path) if path.exists() else None, problem)
     return DownloadResult("local", str(path), n_bytes=path.stat().st_size, sha256=file_sha256(path))
+
+
+def _in_store(storage: ArtifactStorage, month: str, paper_id: str, result: DownloadResult) -> str:
+    """The PDF's URI in a remote store, uploaded once per content: Spark executors on other hosts
+    read it from there, not from this machine's disk."""
+    target = storage.path("pdfs", month, f"{safe_name(paper_id)}-{result.sha256[:16]}.pdf")
+    if not target.exists():
+        target.fs.put_file(result.path, target.path)
+    return str(target)
 
 
 def _find_in_folder(folder: Path, paper_id: str) -> Path:
@@ -42,8 +52,10 @@ def _find_in_folder(folder: Path, paper_id: str) -> Path:
        backfill_policy=ONE_RUN,
        check_specs=[AssetCheckSpec("every_paper_has_pdf_or_reason", asset="arxiv_pdfs",
                                    description="Every selected paper has a PDF or a recorded failure reason.")])
-def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadata: pd.DataFrame, arxiv: ArxivClient):
-    """Downloads (politely, resumably) or locates each paper's PDF; failures are rows, not crashes."""
+def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadata: pd.DataFrame, arxiv: ArxivClient,
+               storage: ArtifactStorage):
+    """Downloads (politely, resumably) or locates each paper's PDF; failures are rows, not crashes.
+    With a remote store each PDF is uploaded there and `pdf_path` is its URI."""
     download_dir = Path(config.download_dir) if config.download_dir else data_dir() / "pdfs"
     progress = Progress("pdfs", len(arxiv_metadata), context.log.info, unit="papers")
     rows = []
@@ -68,7 +80,10 @@ def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadat
                 result = arxiv.download_pdf(arxiv_id, dest)
         if result.status == "failed":
             context.log.warning(f"{paper.paper_id}: {result.error}")
-        rows.append({"paper_id": paper.paper_id, "month": paper.month, "pdf_path": result.path, "status": result.status,
+        location = result.path
+        if result.status != "failed" and not storage.is_local:
+            location = _in_store(storage, paper.month, paper.paper_id, result)
+        rows.append({"paper_id": paper.paper_id, "month": paper.month, "pdf_path": location, "status": result.status,
                      "error": result.error, "n_bytes": result.n_bytes, "sha256": result.sha256,
                      "attempts": result.attempts})
         progress.advance()

@@ -16,8 +16,8 @@ from ..core.qa_prompts import PROMPT_VERSION
 from ..core.rag_prompt import training_example
 from ..io_managers.atomic import atomic_write
 from ..resources.models import EmbeddingModel
+from ..resources.storage import ArtifactStorage
 from ..resources.teacher import TeacherResource
-from ..settings import data_dir
 from .partitions import FOLLOWS_NEW_PARTITIONS, MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
 QA_COLUMNS = ["question", "answer", "kind", "context", "title", "paper_id", "chunk_id", "page_start", "page_end",
@@ -44,10 +44,10 @@ class QaConfig(Config):
     seed: int = 13
 
 
-def _write_outputs(frame: pd.DataFrame) -> dict[str, str]:
+def _write_outputs(storage: ArtifactStorage, frame: pd.DataFrame) -> dict[str, str]:
     """Chat-format JSONL per split (loadable with `datasets.load_dataset('json', ...)`) and the
     seed's flat `synthetic_arxiv_qa_dataset.json`; each written atomically."""
-    out_dir = data_dir() / "qa"
+    out_dir = storage.path("qa")
     paths = {}
     for split in ("train", "eval"):
         rows = frame[frame["split"] == split]
@@ -57,7 +57,7 @@ def _write_outputs(frame: pd.DataFrame) -> dict[str, str]:
         atomic_write(path, lambda tmp, text="\n".join(lines) + ("\n" if lines else ""): tmp.write_text(text, encoding="utf-8"))
         paths[split] = str(path)
     flat = frame[["question", "answer", "context", "paper_id", "chunk_id", "split"]].to_dict(orient="records")
-    seed_path = data_dir() / "synthetic_arxiv_qa_dataset.json"
+    seed_path = storage.path("synthetic_arxiv_qa_dataset.json")
     atomic_write(seed_path, lambda tmp: tmp.write_text(json.dumps(flat, indent=1, ensure_ascii=False), encoding="utf-8"))
     paths["seed_json"] = str(seed_path)
     return paths
@@ -70,14 +70,14 @@ _FOLLOWS_ITS_MONTH = AutomationCondition.eager().without(AutomationCondition.in_
 @asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm", partitions_def=MONTHS,
        backfill_policy=ONE_RUN, automation_condition=_FOLLOWS_ITS_MONTH)
 def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks: pd.DataFrame,
-             teacher: TeacherResource):
+             teacher: TeacherResource, storage: ArtifactStorage):
     """Sends the teacher only requests not in its reply cache (keyed by chunk, prompt and every
     teacher setting), then parses every reply; a new month costs only its own chunks."""
     backend = teacher.backend_client()
     chunks = paper_chunks[paper_chunks["n_tokens"] >= config.min_chunk_tokens].reset_index(drop=True)
     if config.max_chunks is not None:
         chunks = chunks.head(config.max_chunks)
-    cache = ReplyCache(data_dir() / "qa" / "teacher_cache")
+    cache = ReplyCache(storage.path("qa", "teacher_cache"))
     pairs, stats = generate_pairs(chunks, backend, cache, config.strategy, config.questions_per_chunk,
                                   config.generation_batch, context.log.info)
     pairs["month"] = pairs["paper_id"].map(dict(zip(paper_chunks["paper_id"], paper_chunks["month"])))
@@ -101,7 +101,7 @@ def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks
 
 @asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm", automation_condition=FOLLOWS_NEW_PARTITIONS)
 def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.DataFrame, chunk_index: ChunkIndex,
-               embedder: EmbeddingModel) -> Output[pd.DataFrame]:
+               embedder: EmbeddingModel, storage: ArtifactStorage) -> Output[pd.DataFrame]:
     """Filters every month's pairs (grounding, duplicates, relevance, and a round trip through the
     index: each question must retrieve its own chunk), splits them by paper, writes the files."""
     raw = qa_pairs.reset_index(drop=True)
@@ -113,8 +113,8 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.Da
     kept, removed, rejected = apply_filters(raw, options, embed, embedder.retriever(chunk_index).source_ranks)
     kept["split"] = split_by_paper(kept["paper_id"], config.eval_fraction, config.seed) if len(kept) else []
     kept = kept[QA_COLUMNS]
-    paths = _write_outputs(kept)
-    rejected_path = data_dir() / "qa" / "rejected.parquet"
+    paths = _write_outputs(storage, kept)
+    rejected_path = storage.path("qa", "rejected.parquet")
     atomic_write(rejected_path, lambda tmp: rejected[["filter", "question", "answer", "paper_id", "chunk_id"]]
                  .to_parquet(tmp, index=False))
     paths["rejected"] = str(rejected_path)

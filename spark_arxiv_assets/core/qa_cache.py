@@ -5,8 +5,8 @@ The cache is a folder of Parquet parts, one per finished batch, so a checkpoint 
 that batch; many parts are compacted into one when the cache is opened."""
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
 
 import pandas as pd
 
@@ -15,11 +15,15 @@ COMPACT_ABOVE = 64  # parts
 
 
 class ReplyCache:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: os.PathLike) -> None:
+        """`directory`: a pathlib.Path or a UPath (any URI)."""
         from ..io_managers.tables import read_table
 
         self.directory = directory
-        parts = sorted(directory.glob("part-*.parquet"))
+        from ..io_managers.uris import children
+
+        parts = sorted((p for p in children(directory) if p.name.startswith("part-") and p.name.endswith(".parquet")),
+                       key=lambda p: p.name)
         frames = [read_table(p) for p in parts]
         self.frame = (pd.concat(frames, ignore_index=True).drop_duplicates("cache_key", keep="last")
                       if frames else pd.DataFrame(columns=CACHE_COLUMNS))

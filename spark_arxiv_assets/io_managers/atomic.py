@@ -1,16 +1,27 @@
-"""Atomic writes: a run killed mid-write leaves the previous artifact readable."""
+"""Atomic writes: a run killed mid-write leaves the previous artifact readable.
+
+On a local filesystem a file is written to a temporary name and renamed; in an object store a
+single PUT (or a multipart upload) makes an object appear whole or not at all. A directory is
+written as a new version and published by replacing a small pointer object last."""
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Callable
 
+from upath import UPath
+
+from .uris import as_upath, children, is_local, local_path, upload_dir
+
 _STALE_AFTER_S = 3600.0
 CURRENT_POINTER = "CURRENT"
+UPLOADED_MARKER = "_UPLOADED"  # last object of a remote version: its upload finished
 
 
 def _remove_stale_temps(directory: Path, prefix: str) -> None:
@@ -24,8 +35,7 @@ def _remove_stale_temps(directory: Path, prefix: str) -> None:
             pass
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Calls `write(tmp_path)` and renames the result over `path` only when it returns."""
+def _atomic_local_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}.tmp-"
     _remove_stale_temps(path.parent, prefix)
@@ -38,62 +48,108 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     finally:
         if tmp.exists():
             tmp.unlink()
-    return path
+
+
+def atomic_write(location: str | os.PathLike, write: Callable[[Path], None]) -> UPath:
+    """Calls `write(tmp_path)` on a local temporary file and publishes it at `location` only when
+    it returns."""
+    target = as_upath(location)
+    if is_local(target):
+        _atomic_local_write(local_path(target), write)
+        return target
+    with tempfile.TemporaryDirectory(prefix="spark-arxiv-upload-") as scratch:
+        tmp = Path(scratch) / target.name
+        write(tmp)
+        target.fs.put_file(str(tmp), target.path)
+    return target
+
+
+def _new_version_id() -> str:
+    now = time.time_ns()  # sortable: pruning keeps the newest
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now / 1e9))}.{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
+
+
+def _version_age_s(version_id: str) -> float:
+    try:
+        return time.time() - calendar.timegm(time.strptime(version_id[:15], "%Y%m%dT%H%M%S"))
+    except ValueError:
+        return 0.0
 
 
 class VersionedDir:
-    """A directory artifact stored as `versions/<id>/` plus a `CURRENT` pointer file.
+    """A directory artifact stored as `versions/<id>/` plus a `CURRENT` pointer, at any URI.
 
-    A new version is built completely, then the pointer is replaced atomically, so readers
-    (the chat app, the next incremental run) always see a whole version; they can also
-    watch the pointer to hot-reload.
+    A new version is built completely, then the pointer is replaced, so readers (the chat app,
+    the next incremental run) always see a whole version; they can also watch the pointer to
+    hot-reload. A version left half-uploaded by a killed run is never pointed to and is pruned.
     """
 
-    def __init__(self, root: Path, keep: int = 2) -> None:
-        self.root, self.keep = root, keep
-
-    def current(self) -> Path | None:
-        pointer = self.root / CURRENT_POINTER
-        if not pointer.exists():
-            return None
-        version = self.root / "versions" / json.loads(pointer.read_text())["version"]
-        return version if version.is_dir() else None
+    def __init__(self, root: str | os.PathLike, keep: int = 2) -> None:
+        self.root, self.keep = as_upath(root), keep
 
     def current_version_id(self) -> str | None:
-        current = self.current()
-        return current.name if current else None
-
-    def write(self, build: Callable[[Path], None]) -> Path:
-        versions = self.root / "versions"
-        versions.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(versions, ".building-")
-        now = time.time_ns()  # sortable: pruning keeps the newest
-        version_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now / 1e9))}.{now % 10**9:09d}-{uuid.uuid4().hex[:6]}"
-        staging = versions / f".building-{version_id}"
-        staging.mkdir()
+        pointer = self.root / CURRENT_POINTER
         try:
-            build(staging)
-            final = versions / version_id
-            os.replace(staging, final)
-            atomic_write(self.root / CURRENT_POINTER,
-                         lambda tmp: tmp.write_text(json.dumps({"version": version_id})))
+            return json.loads(pointer.read_text())["version"]
+        except FileNotFoundError:
+            return None
+
+    def current(self) -> UPath | None:
+        version_id = self.current_version_id()
+        if version_id is None:
+            return None
+        version = self.root / "versions" / version_id
+        return version if any(children(version)) else None
+
+    def write(self, build: Callable[[Path], None]) -> UPath:
+        """`build(folder)` fills a local folder; it becomes the new current version."""
+        version_id = _new_version_id()
+        final = self.root / "versions" / version_id
+        if is_local(self.root):
+            versions = local_path(self.root) / "versions"
+            versions.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temps(versions, ".building-")
+            staging = versions / f".building-{version_id}"
+            staging.mkdir()
+            try:
+                build(staging)
+                os.replace(staging, local_path(final))
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        else:
+            with tempfile.TemporaryDirectory(prefix="spark-arxiv-version-") as staging:
+                build(Path(staging))
+                upload_dir(Path(staging), final)
+            (final / UPLOADED_MARKER).write_bytes(b"")
+        atomic_write(self.root / CURRENT_POINTER, lambda tmp: tmp.write_text(json.dumps({"version": version_id})))
+        if is_local(self.root):
             self._point_link(version_id)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        self._prune(versions, keep_name=version_id)
+        self._prune(keep_id=version_id)
         return final
 
     def _point_link(self, version_id: str) -> None:
         """`<root>/current` → the newest version, so tools can open a plain path
         (e.g. `PeftModel.from_pretrained("data/models/final_adapter/current")`)."""
-        link = self.root / "current"
-        tmp = self.root / f".current-{uuid.uuid4().hex}"
+        root = local_path(self.root)
+        tmp = root / f".current-{uuid.uuid4().hex}"
         os.symlink(Path("versions") / version_id, tmp)
-        os.replace(tmp, link)
+        os.replace(tmp, root / "current")
 
-    def _prune(self, versions: Path, keep_name: str) -> None:
-        done = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
-        for old in done[: max(0, len(done) - self.keep)]:
-            if old.name != keep_name:
-                shutil.rmtree(old, ignore_errors=True)
+    def _prune(self, keep_id: str) -> None:
+        """Keeps the newest `keep` whole versions. In an object store a version without its upload
+        marker is a killed (or a concurrent) upload: removed only once it is stale."""
+        versions = self.root / "versions"
+        names = sorted(p.name for p in children(versions) if not p.name.startswith("."))
+        if is_local(self.root):
+            whole, stale = names, []
+        else:
+            whole = [n for n in names if (versions / n / UPLOADED_MARKER).exists()]
+            stale = [n for n in names if n not in whole and _version_age_s(n) > _STALE_AFTER_S]
+        for old in whole[: max(0, len(whole) - self.keep)] + stale:
+            if old != keep_id:
+                target = versions / old
+                if is_local(target):
+                    shutil.rmtree(local_path(target), ignore_errors=True)
+                else:
+                    target.fs.rm(target.path, recursive=True)

@@ -1,38 +1,46 @@
-"""Model directories (PEFT adapters) as versioned folders with a `current` link."""
+"""Model directories (PEFT adapters) as versioned folders at a configured URI."""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext
+from upath import UPath
 
-from ..settings import data_dir
+from ..settings import local_cache_dir
 from .atomic import VersionedDir
+from .uris import as_upath, is_local, local_copy
 
 
-def adapter_root() -> Path:
-    return data_dir() / "models" / "final_adapter"
+def adapter_root(base_uri: str) -> UPath:
+    return as_upath(base_uri) / "models" / "final_adapter"
 
 
-def latest_adapter() -> Path | None:
-    return VersionedDir(adapter_root()).current()
+def latest_adapter(base_uri: str) -> Path | None:
+    """A local path to the current adapter (downloaded once if the store is remote), or None."""
+    current = VersionedDir(adapter_root(base_uri)).current()
+    return local_copy(current, local_cache_dir()) if current else None
 
 
 class ModelDirIOManager(ConfigurableIOManager):
-    """The asset returns a finished directory (in a temp place); it is moved into
-    `$SPARK_ARXIV_DATA_DIR/models/final_adapter/versions/<id>` and published atomically."""
+    """The asset returns a finished directory (in a temp place); it becomes
+    `<base_uri>/models/final_adapter/versions/<id>`, published atomically."""
+
+    base_uri: str  # a folder or an fsspec URI such as s3://bucket/prefix
 
     def handle_output(self, context: OutputContext, obj: Path) -> None:
         def build(target: Path) -> None:
             for item in Path(obj).iterdir():
                 shutil.move(str(item), target / item.name)
 
-        version = VersionedDir(adapter_root()).write(build)
+        root = adapter_root(self.base_uri)
+        version = VersionedDir(root).write(build)
         shutil.rmtree(obj, ignore_errors=True)
-        context.add_output_metadata({"path": str(version), "stable_path": str(adapter_root() / "current")})
+        stable = {"stable_path": str(root / "current")} if is_local(root) else {}
+        context.add_output_metadata({"path": str(version), **stable})
 
     def load_input(self, context: InputContext) -> Path:
-        path = latest_adapter()
+        path = latest_adapter(self.base_uri)
         if path is None:
-            raise FileNotFoundError(f"no adapter under {adapter_root()}: materialize student_adapter first")
+            raise FileNotFoundError(f"no adapter under {adapter_root(self.base_uri)}: materialize student_adapter first")
         return path

@@ -48,6 +48,24 @@ def make_spark_resource(overrides: dict[str, str] | None = None) -> LazyPySparkR
     return LazyPySparkResource(spark_config={**default_spark_config(), **(overrides or {})})
 
 
+def collect_tasks(spark_context, items: list, slices: int, task, label: str, log) -> list:
+    """`task(partition index, items iterator)` over `items` in `slices` tasks; the rows they yield,
+    with task progress in the run's log."""
+    import time
+
+    from ..core.progress import Progress
+
+    if not items:
+        return []
+    rows = spark_context.parallelize(items, slices).mapPartitionsWithIndex(task)
+    progress = Progress(label, slices, log, unit="tasks")
+    with SparkJobProgress(spark_context, f"{label.split()[0]}-{time.time_ns()}", progress):
+        collected = rows.collect()
+    progress.set(slices)
+    progress.finish()
+    return collected
+
+
 class SparkJobProgress:
     """Polls Spark's status tracker in a thread and feeds completed/total tasks of one job
     group to a `Progress` (executors cannot log to Dagster; the driver can)."""

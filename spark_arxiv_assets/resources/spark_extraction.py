@@ -3,14 +3,14 @@
 copies a small process."""
 from __future__ import annotations
 
-import time
-from pathlib import Path
+from typing import Iterable, Iterator
 
 import pandas as pd
 
 from ..core.page_extraction import PAGE_COLUMNS, extract_papers
 from ..core.pdf_text import ExtractionOptions
 from ..io_managers.tables import write_table
+from ..io_managers.uris import fetched_file
 
 
 def page_summary(pages: pd.DataFrame) -> dict:
@@ -21,12 +21,22 @@ def page_summary(pages: pd.DataFrame) -> dict:
             "numbered_without_gaps": numbers == list(range(1, len(numbers) + 1))}
 
 
+def _fetched_pdfs(items: Iterable[tuple[str, str, str, str]]) -> Iterator[tuple[str, str, str]]:
+    """(paper_id, local path, sha256), one at a time: a PDF in an object store is downloaded to the
+    executor's disk while its paper is extracted, and deleted when the next one is asked for."""
+    for paper_id, pdf, sha, _ in items:
+        with fetched_file(pdf) as local:
+            yield paper_id, local, sha
+
+
 def _extract_task(partition: int, items: list[tuple[str, str, str, str]], options: ExtractionOptions):
-    """Runs on executors: extracts each paper, writes its pages to its file, yields counts only."""
+    """Runs on executors: reads each PDF by its URI, extracts it, writes its pages to their file (a
+    URI too), yields counts only. Nothing here depends on the driver's filesystem."""
     from pyspark import TaskContext
 
     task = TaskContext.get()
     targets = {paper_id: target for paper_id, _, _, target in items}
+    sources = {paper_id: pdf for paper_id, pdf, _, _ in items}
     current: list[dict] = []
     spark_columns = {"spark_partition": partition, "spark_task_attempt": task.taskAttemptId(),
                      "spark_stage": task.stageId()}
@@ -34,18 +44,18 @@ def _extract_task(partition: int, items: list[tuple[str, str, str, str]], option
     def flush(paper_rows: list[dict]) -> dict:
         paper_id = paper_rows[0]["paper_id"]
         pages = pd.DataFrame(paper_rows, columns=PAGE_COLUMNS)
-        write_table(pages, Path(targets[paper_id]))
+        write_table(pages, targets[paper_id])
         return {"kind": "paper", "paper_id": paper_id, "pages_file": targets[paper_id], **page_summary(pages),
                 "worker_pid": paper_rows[0]["worker_pid"], **spark_columns}
 
-    for row in extract_papers(((p, path, sha) for p, path, sha, _ in items), options):
+    for row in extract_papers(_fetched_pdfs(items), options):
         if current and (row["kind"] != "page" or row["paper_id"] != current[0]["paper_id"]):
             yield flush(current)
             current = []
         if row["kind"] == "page":
             current.append({**row, **spark_columns})
-        else:
-            yield {**row, **spark_columns}
+        else:  # a quarantined paper is reported by its URI, not by the executor's temporary copy
+            yield {**row, "pdf_path": sources[row["paper_id"]], **spark_columns}
     if current:
         yield flush(current)
 
@@ -58,18 +68,9 @@ def extraction_slices(papers: int, papers_per_task: int, parallelism: int) -> in
 
 def run_extraction(spark_context, items: list[tuple[str, str, str, str]], options: ExtractionOptions,
                    papers_per_task: int, log) -> list[dict]:
-    """`items` are (paper_id, pdf_path, sha256, pages file to write); returns one small row per paper."""
-    from ..core.progress import Progress
-    from .spark import SparkJobProgress
+    """`items` are (paper_id, PDF URI, sha256, pages file URI to write); returns one small row per paper."""
+    from .spark import collect_tasks
 
-    if not items:
-        return []
     slices = extraction_slices(len(items), papers_per_task, spark_context.defaultParallelism)
-    summaries = spark_context.parallelize(items, slices).mapPartitionsWithIndex(
-        lambda idx, it: _extract_task(idx, list(it), options))
-    progress = Progress("extraction tasks", slices, log, unit="tasks")
-    with SparkJobProgress(spark_context, f"extract-{time.time_ns()}", progress):
-        rows = summaries.collect()
-    progress.set(slices)
-    progress.finish()
-    return rows
+    return collect_tasks(spark_context, items, slices, lambda idx, it: _extract_task(idx, list(it), options),
+                         "extraction tasks", log)

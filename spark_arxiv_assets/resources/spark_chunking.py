@@ -1,0 +1,41 @@
+"""Cleaning and chunking inside Spark tasks: each task reads its papers' page files by URI and
+returns their chunks, so the driver never loads page text and chunking spreads over executors."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..core.chunking import ChunkingOptions, clean_and_chunk_paper, make_splitter
+from ..io_managers.tables import read_table
+from ..io_managers.uris import as_upath
+
+
+def _chunk_task(items: list[tuple[str, str, str]], assets_root: str, tokenizer_name: str, options: ChunkingOptions,
+                drop_references: bool) -> Iterator[dict]:
+    """`items` are (paper_id, title, pages file under `assets_root`); yields one row per chunk and
+    one `stats` row per paper."""
+    from transformers import AutoTokenizer
+
+    from .models import resolve_embedding_model
+
+    if not items:
+        return
+    tokenizer = AutoTokenizer.from_pretrained(resolve_embedding_model(tokenizer_name))
+    splitter = make_splitter(tokenizer, options)
+    for paper_id, title, pages_file in items:
+        pages = read_table(as_upath(assets_root) / pages_file, columns=["page", "text"]).sort_values("page")
+        rows, stats = clean_and_chunk_paper(paper_id, title, list(zip(pages["page"], pages["text"])), splitter,
+                                            tokenizer, options, drop_references)
+        yield {"kind": "stats", "paper_id": paper_id, "header_footer_lines_removed": stats.header_footer_lines_removed,
+               "reference_chars_dropped": stats.reference_chars_dropped}
+        for row in rows:
+            yield {"kind": "chunk", **row}
+
+
+def run_chunking(spark_context, items: list[tuple[str, str, str]], assets_root: str, tokenizer_name: str,
+                 options: ChunkingOptions, drop_references: bool, log) -> list[dict]:
+    from .spark import collect_tasks
+
+    slices = max(1, min(len(items), 4 * spark_context.defaultParallelism))
+    return collect_tasks(spark_context, items, slices,
+                         lambda _, it: _chunk_task(list(it), assets_root, tokenizer_name, options, drop_references),
+                         "chunking tasks", log)
