@@ -12,7 +12,7 @@ from ..core.previews import markdown_table
 from ..io_managers.page_files import MANIFEST_ONLY, PageFilesIOManager
 from ..resources.models import EmbeddingModel
 from ..resources.spark_chunking import run_chunking
-from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
+from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata, split_by_month
 
 MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2's limit; longer chunks would be truncated silently
 
@@ -25,7 +25,7 @@ class ChunksConfig(Config):
 
 
 @asset(group_name="extract", io_manager_key="parquet_io_manager", compute_kind="langchain", partitions_def=MONTHS,
-       backfill_policy=ONE_RUN, ins={"paper_pages": AssetIn(metadata=MANIFEST_ONLY)},
+       backfill_policy=ONE_RUN, pool=SPARK_POOL, ins={"paper_pages": AssetIn(metadata=MANIFEST_ONLY)},
        check_specs=[AssetCheckSpec("chunks_complete_and_sized", asset="paper_chunks",
                                    description="Ids are unique, sizes fit the embedding model, and every paper "
                                                "with text has chunks.")])

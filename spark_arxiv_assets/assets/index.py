@@ -11,7 +11,7 @@ from ..core.progress import Progress
 from ..io_managers.index_store import ChunkIndexIOManager
 from ..resources.models import EmbeddingModel
 from ..resources.spark_embedding import encode_with_spark
-from .partitions import FOLLOWS_NEW_PARTITIONS
+from .partitions import FOLLOWS_NEW_PARTITIONS, SPARK_POOL
 
 
 class IndexConfig(Config):
@@ -25,7 +25,7 @@ class IndexConfig(Config):
 
 
 @asset(group_name="index", io_manager_key="chunk_index_io_manager", compute_kind="faiss",
-       automation_condition=FOLLOWS_NEW_PARTITIONS)
+       automation_condition=FOLLOWS_NEW_PARTITIONS, pool=SPARK_POOL)
 def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunks: pd.DataFrame,
                 embedder: EmbeddingModel, pyspark: LazyPySparkResource,
                 chunk_index_io_manager: ResourceParam[ChunkIndexIOManager]) -> Output[ChunkIndex]:

@@ -13,7 +13,7 @@ from ..core.pdf_text import ExtractionOptions
 from ..core.previews import counts_table, markdown_table
 from ..io_managers.page_files import PageFilesIOManager
 from ..resources.spark_extraction import page_summary, run_extraction
-from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
+from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata, split_by_month
 
 MANIFEST_COLUMNS = ["paper_id", "month", "pdf_sha256", "extractor", "pages_file", "n_pages", "n_chars",
                     "ocr_pages", "empty_pages", "numbered_without_gaps", "extracted_now"]
@@ -62,6 +62,7 @@ def _reused_summary(store: PageFilesIOManager, paper_id: str, month: str, sha: s
                                        description="Papers left out, and why (download or extraction)."),
     },
     compute_kind="pyspark",
+    pool=SPARK_POOL,
     partitions_def=MONTHS,
     backfill_policy=ONE_RUN,
     check_specs=[AssetCheckSpec("no_readable_paper_without_text", asset="paper_pages"),

@@ -15,6 +15,9 @@ from ..core.months import FIRST_MONTH
 
 MONTHS = MonthlyPartitionsDefinition(start_date=FIRST_MONTH, fmt="%Y-%m", end_offset=1)
 ONE_RUN = BackfillPolicy.single_run()
+# Assets that run Spark jobs share this concurrency pool: a limit on it (see README, "Scaling out")
+# keeps concurrent runs from starting several Spark sessions on one machine.
+SPARK_POOL = "spark"
 
 
 def split_by_month(frame: pd.DataFrame, months: list[str]) -> dict[str, pd.DataFrame]:
