@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .settings import data_dir
+from .settings import storage_uri
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -42,7 +42,7 @@ def run_demo(args: argparse.Namespace) -> int:
     for evaluation in failed_checks:
         level = "failed" if evaluation.severity == AssetCheckSeverity.ERROR else "warning"
         print(f"  check {level}: {evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
-    print(f"\n{'Success' if result.success else 'FAILED'} in {seconds:.0f}s. Outputs under {data_dir()}")
+    print(f"\n{'Success' if result.success else 'FAILED'} in {seconds:.0f}s. Outputs under {storage_uri()}")
     print("Open the Dagster UI:  make dev   ->  http://127.0.0.1:3000 (runs, lineage, metadata, checks)")
     print('Search the papers:    .venv/bin/arxiv-assets query "how does reciprocal rank fusion work?"')
     print("Chat with citations:  make chat  ->  http://127.0.0.1:7860")

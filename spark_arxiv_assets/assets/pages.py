@@ -4,6 +4,7 @@ Each task writes its papers' pages to Parquet files itself and returns only coun
 driver's memory does not grow with the corpus; the month's `paper_pages` table lists those files."""
 
 import time
+
 import pandas as pd
 from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, AssetOut, Config,
                      MetadataValue, Output, ResourceParam, multi_asset)
