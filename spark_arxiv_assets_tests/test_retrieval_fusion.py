@@ -73,9 +73,9 @@ def test_source_ranks_find_each_question_s_own_chunk_in_one_batch(encoder):
         [[h.chunk_id for h in hits] for hits in singles]
 
 
-def _hit(paper_id, start, end):
+def _hit(paper_id, start, end, text="x"):
     return Hit(vector_id=1, chunk_id="c", paper_id=paper_id, title="t", page_start=start, page_end=end,
-               text="x", score=1.0)
+               text=text, score=1.0)
 
 
 def test_a_question_answered_on_several_pages_accepts_any_of_them():
@@ -88,6 +88,14 @@ def test_a_question_answered_on_several_pages_accepts_any_of_them():
     assert is_relevant(_hit("2501.10120", 14, 14), LabelledQuestion("q", "2501.10120"))  # no pages: any chunk
     hits = [_hit("2206.10883", 2, 2), _hit("2501.10120", 5, 5), _hit("2501.10120", 9, 9)]
     assert first_relevant_rank(hits, question) == 3
+
+
+def test_a_table_question_needs_the_passage_that_holds_the_cell_not_just_its_page():
+    question = LabelledQuestion("How many samples does XSUM have?", "2206.10883", [6], answer="226,677")
+    assert is_relevant(_hit("2206.10883", 6, 6, "Tiny XSUM\n226,677 1 454.5"), question)
+    assert is_relevant(_hit("2206.10883", 5, 6, "XSUM  226,677"), question)  # whitespace and case do not matter
+    assert not is_relevant(_hit("2206.10883", 6, 6, "Table 2: Comparison of Multi-LexSum"), question)
+    assert not is_relevant(_hit("2206.10883", 7, 7, "226,677"), question)  # the page still has to match
 
 
 def test_rank_summary_counts_misses_as_zero():

@@ -2,6 +2,8 @@
 Reused by the `rag_evaluation` asset and the retrieval benchmark."""
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from .retrieval import Hit, Retriever
@@ -12,15 +14,22 @@ class LabelledQuestion:
     question: str
     paper_id: str
     pages: tuple[int, ...] = ()  # every page that states the answer; empty: any chunk of the paper counts
+    answer: str = ""  # if set, the passage itself must contain it (a table cell, a list item), not just its page
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pages", tuple(self.pages))  # JSON gives lists
 
 
+def _normalized(text: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
 def is_relevant(hit: Hit, item: LabelledQuestion) -> bool:
     if hit.paper_id != item.paper_id:
         return False
-    return not item.pages or any(hit.page_start <= page <= hit.page_end for page in item.pages)
+    if item.pages and not any(hit.page_start <= page <= hit.page_end for page in item.pages):
+        return False
+    return not item.answer or _normalized(item.answer) in _normalized(hit.text)
 
 
 def first_relevant_rank(hits: list[Hit], item: LabelledQuestion) -> int | None:
