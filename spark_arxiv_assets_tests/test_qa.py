@@ -106,6 +106,23 @@ def test_questions_that_cannot_find_their_own_chunk_are_removed():
     assert len(kept) == 3 and "source_not_retrieved" not in removed and kept["source_rank"].isna().all()
 
 
+def test_a_chunk_cap_is_spread_over_every_paper_and_is_repeatable():
+    from spark_arxiv_assets.core.qa_generation import spread_over_papers
+
+    # six papers sorted by id, the first much longer: a head(120) would take only its chunks
+    sizes = {"p1": 400, "p2": 30, "p3": 30, "p4": 30, "p5": 10, "p6": 30}
+    chunks = pd.DataFrame([{"paper_id": p, "chunk_id": f"{p}-{i}"} for p, n in sizes.items() for i in range(n)])
+    picked = spread_over_papers(chunks, 120, seed=13)
+    per_paper = picked["paper_id"].value_counts().to_dict()
+    assert len(picked) == 120 and set(per_paper) == set(sizes)
+    assert per_paper["p5"] == 10  # a short paper gives all it has, the others share the rest
+    assert max(per_paper.values()) - min(v for p, v in per_paper.items() if p != "p5") <= 1
+    assert picked.index.is_monotonic_increasing  # the corpus order is kept
+    assert picked["chunk_id"].tolist() == spread_over_papers(chunks, 120, seed=13)["chunk_id"].tolist()
+    assert picked["chunk_id"].tolist() != spread_over_papers(chunks, 120, seed=14)["chunk_id"].tolist()
+    assert spread_over_papers(chunks, 10_000, seed=13) is chunks  # under the cap: everything
+
+
 def test_grounding_score():
     assert grounding_score("k = 60", "fusion with k = 60") == 1.0
     assert grounding_score("the of and", "anything") == 0.0

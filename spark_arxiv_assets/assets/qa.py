@@ -11,7 +11,7 @@ from ..core.embeddings import encode_texts
 from ..core.previews import markdown_table
 from ..core.qa_cache import ReplyCache
 from ..core.qa_filters import FilterOptions, apply_filters, split_by_paper
-from ..core.qa_generation import generate_pairs
+from ..core.qa_generation import generate_pairs, spread_over_papers
 from ..core.qa_prompts import PROMPT_VERSION
 from ..core.rag_prompt import training_example
 from ..io_managers.atomic import atomic_write
@@ -30,7 +30,8 @@ class QaPairsConfig(Config):
     # strong teacher such as Mistral-7B-Instruct behind an OpenAI-compatible server).
     strategy: str = "answer_aware"
     questions_per_chunk: int = 2
-    max_chunks: int | None = None  # cap per run, for quick runs; None = every chunk
+    max_chunks: int | None = None  # cap per run, spread over the papers (seeded); None = every chunk
+    sample_seed: int = 13
     min_chunk_tokens: int = 40  # fragments too short to ask about are skipped
     generation_batch: int = 16  # chunks per teacher call batch (and cache checkpoint)
 
@@ -76,7 +77,7 @@ def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks
     backend = teacher.backend_client()
     chunks = paper_chunks[paper_chunks["n_tokens"] >= config.min_chunk_tokens].reset_index(drop=True)
     if config.max_chunks is not None:
-        chunks = chunks.head(config.max_chunks)
+        chunks = spread_over_papers(chunks, config.max_chunks, config.sample_seed)
     cache = ReplyCache(storage.path("qa", "teacher_cache"))
     pairs, stats = generate_pairs(chunks, backend, cache, config.strategy, config.questions_per_chunk,
                                   config.generation_batch, context.log.info)

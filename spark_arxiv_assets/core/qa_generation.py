@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from .progress import Progress
@@ -22,6 +23,23 @@ class GenerationStats:
     unparseable_replies: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+
+
+def spread_over_papers(chunks: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
+    """At most `cap` chunks, taken in turn from every paper (each paper's chunks in a seeded random
+    order), so a cap never means "the first paper or two". A paper with fewer chunks than its share
+    leaves the rest to the others. Deterministic for the same chunks and seed, so the teacher's
+    reply cache is reused on the next run."""
+    if len(chunks) <= cap:
+        return chunks
+    rng = np.random.default_rng(seed)
+    queues = [list(rng.permutation(group.index)) for _, group in chunks.groupby("paper_id", sort=True)]
+    picked: list = []
+    while len(picked) < cap:
+        for queue in queues:
+            if queue and len(picked) < cap:
+                picked.append(queue.pop())
+    return chunks.loc[sorted(picked)]
 
 
 def generate_pairs(chunks: pd.DataFrame, backend, cache: ReplyCache, strategy: str, questions_per_chunk: int,
