@@ -43,11 +43,11 @@ def chat_server(tmp_path_factory):
             os.environ["SPARK_ARXIV_DATA_DIR"] = old
 
 
-def ask(url: str, question: str, k: int = 3, mode: str = "hybrid", client=None):
+def ask(url: str, question: str, k: int = 3, mode: str = "hybrid", client=None, model_choice: str = "base"):
     from gradio_client import Client
 
     client = client or Client(url, verbose=False)
-    history, sources, status = client.predict(question, [], k, mode, 0.0, "base", api_name="/ask")
+    history, sources, status = client.predict(question, [], k, mode, 0.0, model_choice, api_name="/ask")
     content = history[-1]["content"]
     text = content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)
     return text, sources, status
@@ -188,3 +188,54 @@ def test_real_browser_asks_and_sees_a_citation(chat_server, test_output):
         assert sources.find_element(By.PARTIAL_LINK_TEXT, "arXiv:0001.00001").get_attribute("href") == \
             "https://arxiv.org/abs/0001.00001"
         driver.save_screenshot(str(test_output / "chat.png"))
+
+
+def _publish_adapter(work) -> str:
+    """A real PEFT LoRA adapter on the bundled SmolLM2 (B initialised to zero, so it answers as its
+    base), published as the student_adapter IO manager publishes one; made outside the pipeline,
+    it has no tokenizer files, and the base's tokenizer is used."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from spark_arxiv_assets.io_managers.atomic import VersionedDir
+    from spark_arxiv_assets.io_managers.model_dir import adapter_root
+    from spark_arxiv_assets.resources.models import resolve_causal_lm, write_base_model_file
+    from spark_arxiv_assets.settings import storage_uri
+
+    base = AutoModelForCausalLM.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct"))
+    peft_model = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    peft_model.save_pretrained(work)
+    write_base_model_file(work, "SmolLM2-135M-Instruct")
+    return VersionedDir(adapter_root(storage_uri())).write(
+        lambda d: [(d / f.name).write_bytes(f.read_bytes()) for f in work.iterdir()]).name
+
+
+def test_an_adapter_published_after_start_is_chosen_by_fine_tuned(chat_server, tmp_path):
+    """The model choice is not frozen at start-up: "fine-tuned" answers with the base until an
+    adapter is published, then with the adapter; "base" still switches it off."""
+    from gradio_client import Client
+
+    from spark_arxiv_assets.app.ui import build_app, serve
+
+    _, engine = chat_server
+    port = free_port()
+    app = serve(build_app(engine), port=port, block=False)  # its own rate limiter: the module's is nearly used up
+    url = f"http://127.0.0.1:{port}/"
+    client = Client(url, verbose=False)
+
+    def status_for(choice: str) -> str:
+        answer, _, status = ask(url, "How long does OCR take per page?", client=client, model_choice=choice)
+        assert "Sources: [1]" in answer
+        return status
+
+    try:
+        if not engine.has_adapter:
+            status = status_for("fine-tuned")
+            assert "no fine-tuned adapter yet" in status and "Answered by the base model." in status
+        version = _publish_adapter(tmp_path / "adapter")
+        status = status_for("fine-tuned")
+        assert f"adapter {version}" in status and f"Answered by the fine-tuned adapter {version}." in status
+        assert engine.has_adapter and hasattr(engine.model, "disable_adapter")  # a PeftModel on its base
+        assert "Answered by the base model." in status_for("base")
+    finally:
+        app.close()

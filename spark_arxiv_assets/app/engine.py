@@ -107,6 +107,10 @@ class ChatEngine:
         size = f"{index.size} chunks from {index.chunks['paper_id'].nunique()} papers" if index is not None else "no index"
         return f"Index {self.versions.index} ({size}); {adapter}. {self.reload_note}".strip()
 
+    def answered_by(self, use_adapter: bool) -> str:
+        return (f"Answered by the fine-tuned adapter {self.versions.adapter}." if use_adapter and self.has_adapter
+                else "Answered by the base model.")
+
     def retrieve(self, question: str, k: int, mode: str) -> list[Hit]:
         return self.retriever.search(question, k=k, mode=mode)
 

@@ -21,17 +21,18 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
             yield history + [{"role": "user", "content": (question or "")[:200]}, {"role": "assistant", "content": message}], \
                 gr.update(), engine.status()
             return
-        engine.refresh()
+        engine.refresh()  # an adapter published since the last question is loaded now
         hits = engine.retrieve(question, int(k), mode)
         sources = format_sources(hits)
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
-        use_adapter = model_choice == "fine-tuned"
+        use_adapter = model_choice == "fine-tuned" and engine.has_adapter
+        status_line = f"{engine.status()} {engine.answered_by(use_adapter)}"
         answer = ""
         for answer in engine.stream_answer(question, hits, float(temperature), use_adapter):
             history[-1] = {"role": "assistant", "content": answer}
-            yield history, sources, engine.status()
+            yield history, sources, status_line
         history[-1] = {"role": "assistant", "content": f"{answer.strip()}\n\n{citation_line(hits)}" if hits else answer}
-        yield history, sources, engine.status()
+        yield history, sources, status_line
 
     with gr.Blocks(title=TITLE) as app:
         gr.Markdown(f"# {TITLE}\nAnswers come from the latest materialized index; every answer lists its sources.")
@@ -47,8 +48,9 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
             k = gr.Slider(1, 10, value=4, step=1, label="passages (k)")
             mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="retrieval")
             temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.1, label="temperature")
-            model_choice = gr.Radio(["fine-tuned", "base"], value="fine-tuned" if engine.has_adapter else "base",
-                                    label="model (base vs fine-tuned adapter)", interactive=engine.has_adapter)
+            # Offered even before an adapter exists: one published later is used from the next question on.
+            model_choice = gr.Radio(["fine-tuned", "base"], value="fine-tuned",
+                                    label="model: the fine-tuned adapter (once one is published) or its base")
         question.submit(respond, [question, chatbot, k, mode, temperature, model_choice], [chatbot, sources, status],
                         api_name="ask").then(lambda: "", None, question)
     return app

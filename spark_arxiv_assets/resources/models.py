@@ -162,5 +162,7 @@ def load_student(adapter_dir: Path | None, base_model: str | None = None, device
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter_dir)
-    tokenizer = AutoTokenizer.from_pretrained(adapter_dir if adapter_dir is not None else base_path)
+    # The asset saves the tokenizer with the adapter; an adapter made elsewhere may not have one.
+    with_tokenizer = adapter_dir is not None and (Path(adapter_dir) / "tokenizer_config.json").exists()
+    tokenizer = AutoTokenizer.from_pretrained(adapter_dir if with_tokenizer else base_path)
     return model.eval(), tokenizer
