@@ -37,6 +37,8 @@ def test_graph_up_to_the_index_lives_in_s3_and_the_chat_reads_it_from_there(data
     # the executors read the PDFs from the bucket, not from this machine's disk
     pdf_paths = table(first, "arxiv_pdfs").query("status != 'failed'")["pdf_path"]
     assert len(pdf_paths) == 5 and all(p.startswith(f"{uri}/pdfs/{SAMPLE_MONTH}/") for p in pdf_paths)
+    assert _meta(first, "arxiv_pdfs")["uploaded_to_store"] == 5 and _meta(first, "arxiv_pdfs")["stored_in"] == uri
+    assert _meta(first, "paper_chunks")["chunked_on"] == "local[2]"  # chunking ran in Spark tasks
     assert not (data_dir / "assets").exists() and not (data_dir / "models" / "final_adapter").exists()
     assert pages_of(first)["paper_id"].nunique() == 5
 
@@ -48,6 +50,7 @@ def test_graph_up_to_the_index_lives_in_s3_and_the_chat_reads_it_from_there(data
     # a second run finds every paper already extracted by listing the bucket, and publishes a new index
     second = run_months(selection, SAMPLE_MONTH, resources=build_resources(), run_config=run_config)
     assert second.success
+    assert _meta(second, "arxiv_pdfs")["uploaded_to_store"] == 0  # same content: not uploaded again
     assert _meta(second, "paper_pages")["papers_extracted_now"] == 0
     assert _meta(second, "paper_pages")["papers_reused"] == 5
     assert _meta(second, "chunk_index")["added"] == 0

@@ -8,6 +8,7 @@ from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs
 from spark_arxiv_assets.definitions import build_resources
 
 from .months import SAMPLE_MONTH, folder_months, pages as pages_of, run_months, stamp_local_pdfs, table
+from .sample_index import sample_chunks
 
 MODULES = [metadata, pdfs, pages, chunks, index]
 ASSETS = load_assets_from_modules(MODULES)
@@ -41,6 +42,11 @@ def test_sample_corpus_end_to_end_then_incremental(data_dir):
     assert pages_frame["spark_partition"].nunique() >= 2 and pages_frame["spark_task_attempt"].notna().all()
     assert (chunk_frame["n_tokens"] <= 200).all() and chunk_frame["chunk_id"].is_unique
     assert "Sample corpus preprint" not in " ".join(chunk_frame["text"])  # running header removed
+    # chunking in Spark tasks (their own tokenizer load) cuts exactly as the in-process code does
+    in_process = sample_chunks()
+    text_layer = set(in_process["paper_id"]) - {"0001.00003"}  # that paper's page 2 is OCR'd here only
+    assert sorted(chunk_frame.loc[chunk_frame["paper_id"].isin(text_layer), "chunk_id"]) == \
+        sorted(in_process.loc[in_process["paper_id"].isin(text_layer), "chunk_id"])
     assert metadata_of(result, "paper_pages")["spark_master"] == "local[2]"
 
     index_meta = metadata_of(result, "chunk_index")

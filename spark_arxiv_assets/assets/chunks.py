@@ -60,6 +60,7 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
         "header_footer_lines_removed": removed_lines,
         "reference_chars_dropped": dropped_ref_chars,
         "seconds": round(time.perf_counter() - started, 2),
+        "chunked_on": pyspark.spark_context.master if items else "nothing to chunk",
         "chunks_per_paper": MetadataValue.md(markdown_table(per_paper, max_rows=20)),
         "preview": MetadataValue.md(markdown_table(frame[["chunk_id", "paper_id", "page_start", "page_end",
                                                           "n_tokens", "text"]], max_chars=100)),

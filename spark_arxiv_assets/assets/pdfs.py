@@ -12,6 +12,7 @@ from ..core.pdf_validation import pdf_file_problem
 from ..core.previews import counts_table, markdown_table
 from ..core.progress import Progress
 from ..resources.arxiv import ArxivClient, DownloadResult, file_sha256
+from ..io_managers.uris import children
 from ..resources.storage import ArtifactStorage
 from ..settings import data_dir
 from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
@@ -32,13 +33,23 @@ def _local_result(path: Path) -> DownloadResult:
     return DownloadResult("local", str(path), n_bytes=path.stat().st_size, sha256=file_sha256(path))
 
 
-def _in_store(storage: ArtifactStorage, month: str, paper_id: str, result: DownloadResult) -> str:
-    """The PDF's URI in a remote store, uploaded once per content: Spark executors on other hosts
-    read it from there, not from this machine's disk."""
-    target = storage.path("pdfs", month, f"{safe_name(paper_id)}-{result.sha256[:16]}.pdf")
-    if not target.exists():
-        target.fs.put_file(result.path, target.path)
-    return str(target)
+class _RemotePdfs:
+    """Each PDF in the remote store, uploaded once per content: Spark executors on other hosts read
+    it from there, not from this machine's disk. What a month already holds is listed once."""
+
+    def __init__(self, storage: ArtifactStorage) -> None:
+        self.storage, self.uploaded = storage, 0
+        self._stored: dict[str, set[str]] = {}
+
+    def uri(self, month: str, paper_id: str, result: DownloadResult) -> str:
+        target = self.storage.path("pdfs", month, f"{safe_name(paper_id)}-{result.sha256[:16]}.pdf")
+        if month not in self._stored:
+            self._stored[month] = {p.name for p in children(self.storage.path("pdfs", month))}
+        if target.name not in self._stored[month]:
+            target.fs.put_file(result.path, target.path)
+            self._stored[month].add(target.name)
+            self.uploaded += 1
+        return str(target)
 
 
 def _find_in_folder(folder: Path, paper_id: str) -> Path:
@@ -59,6 +70,7 @@ def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadat
     download_dir = Path(config.download_dir) if config.download_dir else data_dir() / "pdfs"
     progress = Progress("pdfs", len(arxiv_metadata), context.log.info, unit="papers")
     rows = []
+    remote = None if storage.is_local else _RemotePdfs(storage)
     started = time.perf_counter()
     for paper in arxiv_metadata.itertuples(index=False):
         local = getattr(paper, "local_pdf", None)
@@ -81,8 +93,8 @@ def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadat
         if result.status == "failed":
             context.log.warning(f"{paper.paper_id}: {result.error}")
         location = result.path
-        if result.status != "failed" and not storage.is_local:
-            location = _in_store(storage, paper.month, paper.paper_id, result)
+        if result.status != "failed" and remote is not None:
+            location = remote.uri(paper.month, paper.paper_id, result)
         rows.append({"paper_id": paper.paper_id, "month": paper.month, "pdf_path": location, "status": result.status,
                      "error": result.error, "n_bytes": result.n_bytes, "sha256": result.sha256,
                      "attempts": result.attempts})
@@ -101,6 +113,8 @@ def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadat
         "failures": MetadataValue.md(markdown_table(failed[["paper_id", "error"]], max_chars=120)),
         "megabytes": round(float(frame["n_bytes"].sum()) / 1e6, 2),
         "seconds": round(seconds, 2),
+        "stored_in": storage.base_uri if remote is not None else "read in place (local store)",
+        "uploaded_to_store": remote.uploaded if remote is not None else 0,
     })
     yield _every_paper_has_pdf_or_reason(frame, arxiv_metadata)
 

@@ -18,10 +18,9 @@ class ReplyCache:
     def __init__(self, directory: os.PathLike) -> None:
         """`directory`: a pathlib.Path or a UPath (any URI)."""
         from ..io_managers.tables import read_table
-
-        self.directory = directory
         from ..io_managers.uris import children
 
+        self.directory = directory
         parts = sorted((p for p in children(directory) if p.name.startswith("part-") and p.name.endswith(".parquet")),
                        key=lambda p: p.name)
         frames = [read_table(p) for p in parts]

@@ -83,8 +83,11 @@ def local_copy(location: str | os.PathLike, cache_root: Path) -> Path:
 def fetched_file(location: str, scratch: Path | None = None) -> Iterator[str]:
     """A local path for reading `location` (a PDF) that may live in an object store; a download is
     deleted afterwards. A file that cannot be fetched yields its URI, for the reader to report."""
-    if not isinstance(location, str) or is_local(location):
-        yield location if not isinstance(location, str) or "://" not in location else str(local_path(location))
+    if not isinstance(location, str):  # not a location at all: the reader reports it as our bug
+        yield location
+        return
+    if is_local(location):
+        yield str(local_path(location))
         return
     source = as_upath(location)
     handle, tmp = tempfile.mkstemp(prefix="fetched-", suffix=Path(source.path).suffix, dir=scratch)

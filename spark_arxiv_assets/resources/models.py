@@ -66,9 +66,6 @@ class EmbeddingModel(ConfigurableResource):
     def load(self):
         return load_sentence_transformer(self.model, self.device)
 
-    def tokenizer(self):
-        return self.load().tokenizer
-
     def retriever(self, index, **options):
         """A `Retriever` over `index` that embeds queries with this model. Refuses an index built
         with another model: its vectors would not be comparable with the queries."""
