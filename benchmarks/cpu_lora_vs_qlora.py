@@ -8,7 +8,7 @@ from pathlib import Path
 from spark_arxiv_assets.core.rag_prompt import training_example
 from spark_arxiv_assets.core.sample_corpus import load_sample_papers
 from spark_arxiv_assets.core.student_training import TrainingOptions, train_lora
-from spark_arxiv_assets.resources.models import resolve_causal_lm
+from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm
 
 from .common import write_section
 
@@ -20,7 +20,7 @@ def examples() -> list[dict]:
     for paper in load_sample_papers()[:4]:
         for _, body in paper["sections"]:
             first = body.split(". ")[0]
-            rows.append(training_example(f"What does the section of '{paper['title']}' say first?", first, body))
+            rows.append(training_example(f"What does the section of '{paper['title']}' say first?", first, [body]))
     return rows
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from spark_arxiv_assets.core.qa_prompts import build_requests, prefill_for
 from spark_arxiv_assets.core.sample_corpus import load_sample_papers
-from spark_arxiv_assets.resources.teacher import LocalTransformersTeacher, load_causal_lm
+from spark_arxiv_assets.resources.teacher import LocalTransformersTeacher, load_teacher_model
 
 from .common import timed, write_section
 
@@ -14,7 +14,7 @@ def main() -> dict:
     sections = [(p["title"], body, f"{p['id']}-{i}") for p in papers for i, (_, body) in enumerate(p["sections"])]
     requests = build_requests(*map(list, zip(*sections)), strategy="answer_aware", n_questions=1)[:16]
     conversations = [r.messages for r in requests]
-    load_causal_lm("SmolLM2-135M-Instruct", "cpu")  # load once, outside the timings
+    load_teacher_model("SmolLM2-135M-Instruct", "cpu")  # load once, outside the timings
     results = {}
     for batch_size in (1, 8, 16):
         teacher = LocalTransformersTeacher("SmolLM2-135M-Instruct", "cpu", batch_size, max_new_tokens=48, temperature=0.0)

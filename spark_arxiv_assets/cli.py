@@ -66,7 +66,8 @@ def run_query(args: argparse.Namespace) -> int:
 def run_chat(args: argparse.Namespace) -> int:
     from .app.ui import launch
 
-    launch(host=args.host, port=args.port, max_new_tokens=args.max_new_tokens, base_model=args.base_model)
+    launch(host=args.host, port=args.port, max_new_tokens=args.max_new_tokens, base_model=args.base_model,
+           device=args.device)
     return 0
 
 
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--port", type=int, default=7860)
     chat.add_argument("--max-new-tokens", type=int, default=192)
     chat.add_argument("--base-model", default=None, help="override the adapter's base model (HF id or path)")
+    chat.add_argument("--device", default="auto",
+                      help="auto (CUDA when there is one, the base in 4 bits as the adapter was trained) | cpu | cuda[:n]")
     chat.set_defaults(func=run_chat)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -132,7 +132,7 @@ def tiny_model_dir(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from spark_arxiv_assets.resources.models import resolve_causal_lm
+    from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct"))
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,

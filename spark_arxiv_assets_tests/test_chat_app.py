@@ -199,7 +199,7 @@ def _publish_adapter(work) -> str:
 
     from spark_arxiv_assets.io_managers.atomic import VersionedDir
     from spark_arxiv_assets.io_managers.model_dir import adapter_root
-    from spark_arxiv_assets.resources.models import resolve_causal_lm, write_base_model_file
+    from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm, write_base_model_file
     from spark_arxiv_assets.settings import storage_uri
 
     base = AutoModelForCausalLM.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct"))

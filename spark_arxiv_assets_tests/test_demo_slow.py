@@ -9,7 +9,7 @@ def test_whole_graph_on_the_sample_then_load_the_adapter(data_dir, tmp_path, mon
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from spark_arxiv_assets.cli import main
-    from spark_arxiv_assets.resources.models import resolve_causal_lm
+    from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))  # created by the demo; runs recorded there
     assert main(["demo"]) == 0

@@ -7,22 +7,30 @@ import pytest
 
 from spark_arxiv_assets.core.answer_metrics import faithfulness, token_f1
 from spark_arxiv_assets.core.rag_prompt import answer_messages, training_example
-from spark_arxiv_assets.core.student_training import TrainingOptions, precision_for, prompt_completion_rows, train_lora
+from spark_arxiv_assets.core.student_training import TrainingOptions, precision_flags, prompt_completion_rows, train_lora
+from spark_arxiv_assets.resources.causal_lm import choose_placement, load_student, serving_placement, write_base_model_file
 
 
-EXAMPLES = [training_example(f"What value of k was used in experiment {i}?", f"k = {60 + i}",
-                             f"Experiment {i} used reciprocal rank fusion with k = {60 + i}.") for i in range(8)]
+EXAMPLES = [training_example(f"What value of k was used in experiment {i}?", f"k = {60 + i} [1]",
+                             [f"Experiment {i} used reciprocal rank fusion with k = {60 + i}."]) for i in range(8)]
 
 
 def test_prompt_completion_masks_everything_but_the_answer():
     rows = prompt_completion_rows(EXAMPLES[:1])
     assert [m["role"] for m in rows[0]["prompt"]] == ["system", "user"]
-    assert rows[0]["completion"] == [{"role": "assistant", "content": "k = 60"}]
+    assert rows[0]["completion"] == [{"role": "assistant", "content": "k = 60 [1]"}]
 
 
-def test_precision_follows_the_device_not_trl_default():
-    dtype, kwargs = precision_for("cpu")
-    assert dtype == "float32" and kwargs == {"bf16": False, "fp16": False}
+def test_placement_follows_the_hardware_not_library_defaults():
+    cpu = choose_placement("cpu")
+    assert (cpu.device, cpu.dtype, cpu.quantization) == ("cpu", "float32", "none")
+    assert precision_flags(cpu.dtype) == {"bf16": False, "fp16": False}  # TRL's own default is bf16
+    assert precision_flags("bfloat16") == {"bf16": True, "fp16": False}
+    assert choose_placement("cpu", "4bit").quantization == "nf4-4bit"
+    with pytest.raises(ValueError, match="quantization"):
+        choose_placement("cpu", "8bit")
+    with pytest.raises(ValueError, match="device"):
+        choose_placement("tpu")
 
 
 def test_lora_training_writes_a_peft_adapter_that_loads_and_generates(tiny_model_dir, tmp_path):
@@ -32,7 +40,8 @@ def test_lora_training_writes_a_peft_adapter_that_loads_and_generates(tiny_model
     report = train_lora(str(tiny_model_dir), EXAMPLES[:6], EXAMPLES[6:], TrainingOptions(max_steps=4, batch_size=2,
                         learning_rate=5e-3), tmp_path, log=lambda _: None, device="cpu")
     assert report.steps == 4 and len(report.losses) == 4 and report.eval_loss is not None
-    assert report.dtype == "float32" and report.quantization == "none" and report.quantized_layers == 0
+    assert report.device == "cpu" and report.dtype == "float32" and report.quantization == "none"
+    assert report.quantized_layers == 0 and report.seconds > 0 and report.setup_seconds > 0
     assert 0 < report.trainable_parameters < report.total_parameters and report.tokens_per_second > 0
     assert {"adapter_config.json", "adapter_model.safetensors", "training_report.json"} <= {p.name for p in tmp_path.iterdir()}
     assert not (tmp_path / "checkpoints").exists()
@@ -55,6 +64,13 @@ def test_qlora_4bit_trains_on_cpu_with_bitsandbytes(tiny_model_dir, tmp_path):
     config = json.loads((tmp_path / "adapter_config.json").read_text())
     assert config["r"] == 16
 
+    # The shared loader serves it: on this CPU the base unquantized, with the adapter on top.
+    write_base_model_file(tmp_path, str(tiny_model_dir))
+    assert serving_placement(tmp_path).quantization == "none"
+    model, tokenizer = load_student(tmp_path)
+    assert str(model.device) == "cpu" and model.active_adapter == "default"
+    assert serving_placement(tmp_path, quantization="4bit").quantization == "nf4-4bit"
+
 
 def test_answer_metrics():
     # tokens: "answer is k 60" vs "k 60" (articles and "=" dropped): P = 2/4, R = 1
@@ -64,15 +80,15 @@ def test_answer_metrics():
     assert faithfulness("the moon", ["Fusion used k = 60."]) == 0.0
 
 
-def test_evaluation_runs_all_four_variants(tiny_model_dir):
+def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
     from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
     from spark_arxiv_assets.core.chunking import chunk_id_for, vector_id_for
-    from spark_arxiv_assets.core.rag_eval import EvalItem, evaluate_rag, summarize
+    from spark_arxiv_assets.core.rag_eval import EvalItem, evaluate_rag, summarize, tuned_vs_base
     from spark_arxiv_assets.core.retrieval import Retriever
     import pandas as pd
 
-    texts = ["Reciprocal rank fusion used k = 60.", "OCR takes five seconds per page."]
-    chunks = pd.DataFrame([{"chunk_id": chunk_id_for("p", t), "vector_id": vector_id_for(chunk_id_for("p", t)),
+    texts = ["Reciprocal rank fusion used k = 60.", "OCR takes five seconds per page.", "Fusion merges rankings."]
+    chunks = pd.DataFrame([{"chunk_id": chunk_id_for(f"p{i}", t), "vector_id": vector_id_for(chunk_id_for(f"p{i}", t)),
                             "paper_id": f"p{i}", "title": "T", "page_start": 1, "page_end": 1, "text": t}
                            for i, t in enumerate(texts)])
 
@@ -82,23 +98,49 @@ def test_evaluation_runs_all_four_variants(tiny_model_dir):
 
     index, _ = update_chunk_index(None, chunks, embed, IndexOptions(), "bow")
     items = [EvalItem("What k did fusion use?", "k = 60", "p0", 1, "fixed"),
-             EvalItem("How long does OCR take per page?", "five seconds", "p1", None, "eval_split")]
+             EvalItem("How long does OCR take per page?", "five seconds", "p1", None, "eval_split", chunks.chunk_id[1])]
     seen = {}
 
     def generator(name):
-        def run(conversations):
+        def run(conversations):  # answers from the passages it is given, citing the one it used
             seen.setdefault(name, []).append(conversations)
-            return ["k = 60" if "fusion" in c[-1]["content"] else "I do not know" for c in conversations]
+            replies = []
+            for c in conversations:
+                passages = c[-1]["content"].split("<passage")[1:]
+                answer = "k = 60" if "k did" in c[-1]["content"] else "five seconds"
+                hit = next((n for n, p in enumerate(passages, 1) if answer in p), None)
+                replies.append(f"{answer} [{hit}]" if hit else ("The passages do not say." if passages else answer))
+            return replies if name == "tuned" else ["I think so." for _ in conversations]
         return run
 
     results = evaluate_rag(items, Retriever(index, embed), {"base": generator("base"), "tuned": generator("tuned")},
-                           embed, k=1)
-    summary = summarize(results)
-    assert summary["variant"].tolist() == ["base", "base + RAG", "tuned", "tuned + RAG"]
-    assert results.loc[results["rag"], "faithfulness"].notna().all() and results.loc[~results["rag"], "faithfulness"].isna().all()
-    assert results["retrieval_hit"].all()
-    rag_prompt = seen["base"][1][0][-1]["content"]
-    assert "<passage" in rag_prompt and "<passage" not in seen["base"][0][0][-1]["content"]
+                           embed, k=2)
+    summary = summarize(results).set_index("variant")
+    assert summary.index.tolist() == ["base", "base + RAG", "tuned", "tuned + RAG", "base + RAG, answer removed",
+                                      "tuned + RAG, answer removed"]
+    assert summary.loc["tuned + RAG", "citation_accuracy"] == 1.0 and summary.loc["tuned + RAG", "contains_answer"] == 1.0
+    assert summary.loc["base + RAG", "cites"] == 0.0 and summary.loc["base + RAG", "citation_accuracy"] == 0.0
+    assert summary.loc["tuned + RAG, answer removed", "refused"] == 1.0  # the passages no longer hold the answer
+    assert summary.loc["base + RAG, answer removed", "refused"] == 0.0
+    assert summary.loc["tuned + RAG", "refused"] == 0.0
+    removed = seen["tuned"][2]  # closed book, RAG, then answer removed
+    assert "k = 60" not in removed[0][-1]["content"] and "five seconds" not in removed[1][-1]["content"]
+    assert "<passage" not in seen["base"][0][0][-1]["content"]  # closed book
+    fixed = results[(results["source"] == "fixed") & (results["prompt"] == "answerable")]
+    assert fixed["retrieval_hit"].all() and results.loc[results["source"] == "eval_split", "retrieval_hit"].isna().all()
+    gain, low, high = tuned_vs_base(results)
+    assert gain > 0 and low <= gain <= high
+
+
+def test_paired_bootstrap_interval_says_whether_a_difference_is_noise():
+    from spark_arxiv_assets.core.rag_eval import paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 1, 200)
+    gain, low, high = paired_bootstrap(base, base + 0.1 + rng.normal(0, 0.05, 200))
+    assert low > 0 and abs(gain - 0.1) < 0.02
+    gain, low, high = paired_bootstrap(base, base + rng.normal(0, 0.2, 200))
+    assert low < 0 < high
 
 
 def test_merge_adapter_writes_plain_weights(tiny_model_dir, tmp_path):

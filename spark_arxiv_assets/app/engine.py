@@ -12,7 +12,8 @@ from ..core.retrieval import Hit, Retriever
 from ..io_managers.atomic import VersionedDir
 from ..io_managers.index_store import index_root, load_latest_index
 from ..io_managers.model_dir import adapter_root, latest_adapter
-from ..resources.models import load_sentence_transformer, load_student
+from ..resources.causal_lm import choose_placement, load_student
+from ..resources.models import load_sentence_transformer
 from ..settings import storage_uri
 
 
@@ -61,7 +62,7 @@ class Versions:
 
 
 class ChatEngine:
-    def __init__(self, base_model: str | None = None, device: str = "cpu", max_new_tokens: int = 192,
+    def __init__(self, base_model: str | None = None, device: str = "auto", max_new_tokens: int = 192,
                  base_uri: str | None = None) -> None:
         self.base_model_override, self.device, self.max_new_tokens = base_model, device, max_new_tokens
         self.base_uri = base_uri or storage_uri()  # where the IO managers publish the index and adapter
@@ -94,7 +95,7 @@ class ChatEngine:
             return True
 
     def _load_index(self) -> None:
-        self.retriever = latest_retriever(self.device, self.base_uri)
+        self.retriever = latest_retriever(choose_placement(self.device, "none").device, self.base_uri)
 
     def _load_model(self) -> None:
         adapter = latest_adapter(self.base_uri)
@@ -122,7 +123,7 @@ class ChatEngine:
 
         messages = answer_messages(question, [h.text for h in hits])
         inputs = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                    return_dict=True).to(self.device)
+                                                    return_dict=True).to(self.model.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
         adapter_off = self.model.disable_adapter() if (self.has_adapter and not use_adapter) else nullcontext()

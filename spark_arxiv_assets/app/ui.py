@@ -68,5 +68,6 @@ def serve(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, queue_size:
     return app
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, max_new_tokens: int = 192, base_model: str | None = None) -> None:
-    serve(build_app(ChatEngine(base_model=base_model, max_new_tokens=max_new_tokens)), host, port)
+def launch(host: str = "127.0.0.1", port: int = 7860, max_new_tokens: int = 192, base_model: str | None = None,
+           device: str = "auto") -> None:
+    serve(build_app(ChatEngine(base_model=base_model, device=device, max_new_tokens=max_new_tokens)), host, port)

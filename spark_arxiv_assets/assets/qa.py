@@ -13,6 +13,7 @@ from ..core.qa_cache import ReplyCache
 from ..core.qa_filters import FilterOptions, apply_filters, split_by_paper
 from ..core.qa_generation import generate_pairs, spread_over_papers
 from ..core.qa_prompts import PROMPT_VERSION
+from ..core.raft import RaftOptions, raft_prompts
 from ..core.rag_prompt import training_example
 from ..io_managers.atomic import atomic_write
 from ..resources.models import EmbeddingModel
@@ -21,7 +22,8 @@ from ..resources.teacher import TeacherResource
 from .partitions import FOLLOWS_NEW_PARTITIONS, MONTHS, ONE_RUN, add_month_metadata, split_by_month
 
 QA_COLUMNS = ["question", "answer", "kind", "context", "title", "paper_id", "chunk_id", "page_start", "page_end",
-              "grounding", "source_rank", "split", "teacher", "prompt_version"]
+              "grounding", "source_rank", "split", "teacher", "prompt_version",
+              "passages", "passage_chunk_ids", "source_position", "target"]  # the RAFT prompt and its target
 
 
 class QaPairsConfig(Config):
@@ -43,6 +45,8 @@ class QaConfig(Config):
     max_source_rank: int | None = 10  # a question must find its own chunk in the top N (hybrid search); None: off
     eval_fraction: float = 0.2
     seed: int = 13
+    passages: int = 3  # k passages per training prompt (RAFT), as the chat sends them
+    no_source_share: float = 0.2  # prompts without the source chunk, taught to answer "The passages do not say."
 
 
 def _write_outputs(storage: ArtifactStorage, frame: pd.DataFrame) -> dict[str, str]:
@@ -52,8 +56,9 @@ def _write_outputs(storage: ArtifactStorage, frame: pd.DataFrame) -> dict[str, s
     paths = {}
     for split in ("train", "eval"):
         rows = frame[frame["split"] == split]
-        lines = [json.dumps({**training_example(q, a, c), "paper_id": p, "chunk_id": k}, ensure_ascii=False)
-                 for q, a, c, p, k in zip(rows["question"], rows["answer"], rows["context"], rows["paper_id"], rows["chunk_id"])]
+        lines = [json.dumps({**training_example(q, t, ps), "paper_id": p, "chunk_id": k}, ensure_ascii=False)
+                 for q, t, ps, p, k in zip(rows["question"], rows["target"], rows["passages"], rows["paper_id"],
+                                           rows["chunk_id"])]
         path = out_dir / f"{split}.jsonl"
         atomic_write(path, lambda tmp, text="\n".join(lines) + ("\n" if lines else ""): tmp.write_text(text, encoding="utf-8"))
         paths[split] = str(path)
@@ -111,9 +116,11 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.Da
     options = FilterOptions(min_grounding=config.min_grounding, max_question_similarity=config.max_question_similarity,
                             min_question_answer_similarity=config.min_question_answer_similarity,
                             max_source_rank=config.max_source_rank)
-    kept, removed, rejected = apply_filters(raw, options, embed, embedder.retriever(chunk_index).source_ranks)
+    retriever = embedder.retriever(chunk_index)
+    kept, removed, rejected = apply_filters(raw, options, embed, retriever.source_ranks)
     kept["split"] = split_by_paper(kept["paper_id"], config.eval_fraction, config.seed) if len(kept) else []
-    kept = kept[QA_COLUMNS]
+    raft = RaftOptions(passages=config.passages, no_source_share=config.no_source_share, seed=config.seed)
+    kept = raft_prompts(kept, lambda questions, n: retriever.search_many(questions, n), raft)[QA_COLUMNS]
     paths = _write_outputs(storage, kept)
     rejected_path = storage.path("qa", "rejected.parquet")
     atomic_write(rejected_path, lambda tmp: rejected[["filter", "question", "answer", "paper_id", "chunk_id"]]
@@ -133,12 +140,14 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.Da
         "eval_rows": int((kept["split"] == "eval").sum()),
         "train_papers": int(kept.loc[kept["split"] == "train", "paper_id"].nunique()),
         "eval_papers": int(kept.loc[kept["split"] == "eval", "paper_id"].nunique()),
+        "prompts_without_source": int((kept["source_position"] == 0).sum()),
+        "mean_passages_per_prompt": round(float(kept["passages"].map(len).mean()), 2) if len(kept) else 0.0,
         "funnel": MetadataValue.md(markdown_table(funnel, max_rows=20)),
         "removed_by_filter": MetadataValue.json(removed),
         "rejected_examples": MetadataValue.md(markdown_table(
             rejected.groupby("filter", sort=False).head(3)[["filter", "question", "answer"]], max_rows=30, max_chars=90)),
         "files": MetadataValue.json(paths),
-        "preview": MetadataValue.md(markdown_table(kept[["split", "kind", "question", "answer", "paper_id", "grounding"]]
+        "preview": MetadataValue.md(markdown_table(kept[["split", "kind", "question", "target", "paper_id", "grounding"]]
                                                    .round({"grounding": 2}), max_chars=90)),
     })
 

@@ -1,6 +1,7 @@
 """`student_adapter`: LoRA (CPU) or QLoRA (CUDA) fine-tuning of the student on the train split."""
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, asset, asset_check
@@ -8,13 +9,13 @@ from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataVal
 from ..core.plots import loss_curve
 from ..core.rag_prompt import training_example
 from ..core.student_training import TrainingOptions, merge_adapter, train_lora
-from ..resources.models import load_student, resolve_causal_lm, write_base_model_file
+from ..resources.causal_lm import load_student, resolve_causal_lm, write_base_model_file
 from ..settings import data_dir
 
 
 class StudentConfig(Config):
     base_model: str = "SmolLM2-135M-Instruct"  # e.g. mistralai/Mistral-7B-Instruct-v0.3 on a GPU box
-    device: str = "auto"  # auto | cpu | cuda
+    device: str = "auto"  # auto: CUDA when there is one | cpu | cuda[:n]
     quantization: str = "auto"  # auto: 4-bit NF4 (QLoRA) on CUDA, full precision on CPU | none | 4bit
     lora_r: int = 16
     lora_alpha: int = 32
@@ -23,31 +24,33 @@ class StudentConfig(Config):
     max_steps: int = -1
     learning_rate: float = 2e-4
     batch_size: int = 4
-    max_length: int = 512
+    max_length: int = 1024  # prompt (k passages) + answer; longer examples are cut, and dropped if the answer is
+    gradient_checkpointing: Optional[bool] = None  # None: on for 4-bit on CUDA (QLoRA), off otherwise
     merge: bool = False  # also write full merged weights (not with 4-bit bases)
 
 
 def _examples(frame: pd.DataFrame) -> list[dict]:
-    return [training_example(q, a, c) for q, a, c in zip(frame["question"], frame["answer"], frame["context"])]
+    """RAFT prompts: k passages (the source among distractors, or not at all) and a short cited target."""
+    if "target" not in frame.columns:
+        raise ValueError("qa_dataset has no RAFT prompts (it was written by an older version): re-materialize it")
+    return [training_example(q, t, ps) for q, t, ps in zip(frame["question"], frame["target"], frame["passages"])]
 
 
 @asset(group_name="student", io_manager_key="model_dir_io_manager", compute_kind="pytorch")
 def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_dataset: pd.DataFrame) -> Output[Path]:
     """A standard PEFT adapter directory, loadable with `PeftModel.from_pretrained`."""
-    import torch
-
     train = _examples(qa_dataset[qa_dataset["split"] == "train"])
     evaluation = _examples(qa_dataset[qa_dataset["split"] == "eval"])
     if not train:
         raise ValueError("qa_dataset has no training rows: nothing to fine-tune on (see its filter funnel)")
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
     base = resolve_causal_lm(config.base_model)
     options = TrainingOptions(lora_r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                               epochs=config.epochs, max_steps=config.max_steps, learning_rate=config.learning_rate,
-                              batch_size=config.batch_size, max_length=config.max_length, quantization=config.quantization)
+                              batch_size=config.batch_size, max_length=config.max_length, quantization=config.quantization,
+                              gradient_checkpointing=config.gradient_checkpointing)
     staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=data_dir()))
-    context.log.info(f"fine-tuning {config.base_model} on {len(train)} examples ({device})")
-    report = train_lora(base, train, evaluation, options, staging, log=context.log.info, device=device)
+    context.log.info(f"fine-tuning {config.base_model} on {len(train)} examples (device {config.device})")
+    report = train_lora(base, train, evaluation, options, staging, log=context.log.info, device=config.device)
     write_base_model_file(staging, config.base_model)
     if config.merge and report.quantization == "none":
         merge_adapter(base, staging, staging / "merged")
@@ -66,16 +69,18 @@ def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_da
         "eval_loss": report.eval_loss if report.eval_loss is not None else float("nan"),
         "tokens_per_second": round(report.tokens_per_second, 1),
         "peak_memory_mb": round(report.peak_memory_mb, 1),
-        "peak_memory_kind": "cuda max allocated" if report.device == "cuda" else "process peak RSS",
-        "wall_seconds": round(report.seconds, 1),
+        "peak_memory_kind": "cuda max allocated" if report.device.startswith("cuda") else "process peak RSS",
+        "training_seconds": round(report.seconds, 1),
+        "setup_seconds": round(report.setup_seconds, 1),
         "loss_curve": MetadataValue.md(loss_curve(report.losses, report.eval_loss)),
     })
 
 
 @asset_check(asset=student_adapter, description="The adapter loads with PeftModel.from_pretrained and generates.")
 def adapter_loads_and_generates(student_adapter: Path) -> AssetCheckResult:
-    model, tokenizer = load_student(student_adapter)  # PeftModel.from_pretrained on the base
-    inputs = tokenizer("Question: what is retrieval?", return_tensors="pt")
+    model, tokenizer = load_student(student_adapter)  # placed as the evaluation and the chat place it
+    inputs = tokenizer("Question: what is retrieval?", return_tensors="pt").to(model.device)
     output = model.generate(**inputs, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.eos_token_id)
     new_tokens = int(output.shape[1] - inputs["input_ids"].shape[1])
-    return AssetCheckResult(passed=new_tokens > 0, metadata={"generated_tokens": new_tokens})
+    return AssetCheckResult(passed=new_tokens > 0, metadata={"generated_tokens": new_tokens,
+                                                             "device": str(model.device)})

@@ -27,6 +27,13 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def contains_answer(text: str, reference: str) -> bool:
+    """Every token of the reference (SQuAD-normalized: case, punctuation and articles aside) occurs in the
+    text: "k = 60" is in "the authors used k of 60", "27 percent of generated pairs" is not in "27 percent"."""
+    ref = set(_tokens(reference))
+    return bool(ref) and ref <= set(_tokens(text))
+
+
 def faithfulness(answer: str, passages: list[str]) -> float:
     words = content_words(answer)
     if not words:

@@ -1,4 +1,5 @@
-"""Base vs fine-tuned student, each with and without retrieval, on the same questions."""
+"""Base vs fine-tuned student, each with and without retrieval, on the same questions; plus the RAG
+prompts with every passage that holds the answer taken out, where the right reply is a refusal."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,9 +8,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .answer_metrics import faithfulness, token_f1
+from .answer_metrics import contains_answer, faithfulness, token_f1
+from .raft import cited_passages, is_refusal
 from .rag_prompt import answer_messages
-from .retrieval import Retriever
+from .retrieval import Hit, Retriever
 from .retrieval_eval import LabelledQuestion, first_relevant_rank
 
 
@@ -20,38 +22,90 @@ class EvalItem:
     paper_id: str
     page: int | None
     source: str  # "eval_split" | "fixed"
+    chunk_id: str | None = None  # the chunk the question was written from (eval split)
 
 
-VARIANTS = [("base", False), ("base", True), ("tuned", False), ("tuned", True)]
+ANSWERABLE, REMOVED, CLOSED_BOOK = "answerable", "answer removed", "closed book"
+# (model, prompt): closed book, with the retrieved passages, with the answer's passages taken out
+VARIANTS = [("base", CLOSED_BOOK), ("base", ANSWERABLE), ("tuned", CLOSED_BOOK), ("tuned", ANSWERABLE),
+            ("base", REMOVED), ("tuned", REMOVED)]
+EXTRA_DEPTH = 10  # further hits that refill the prompt once the answer's passages are taken out
+
+
+def variant_name(model: str, prompt: str) -> str:
+    return {CLOSED_BOOK: model, ANSWERABLE: f"{model} + RAG", REMOVED: f"{model} + RAG, answer removed"}[prompt]
+
+
+def _holds(hit: Hit, item: EvalItem) -> bool:
+    """The question's own chunk, or any passage with every token of the reference answer (so an
+    "answer removed" prompt errs towards taking out too much, never too little)."""
+    return hit.chunk_id == item.chunk_id or contains_answer(hit.text, item.reference)
 
 
 def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[str, Callable[[list[list[dict]]], list[str]]],
                  embed: Callable[[list[str]], np.ndarray], k: int = 3) -> pd.DataFrame:
-    """One row per (item, variant): the answer, token F1, embedding similarity to the
-    reference, faithfulness to the retrieved passages (RAG variants) and retrieval hit@k."""
-    retrieved = retriever.search_many([item.question for item in items], k=k)
+    """One row per (item, variant): the answer; token F1 and embedding similarity to the reference;
+    whether it contains the reference; which passages it cites and whether one of them holds the answer
+    (citation accuracy); whether it declines (refusal); faithfulness to its passages; and, for the fixed
+    questions, retrieval hit@k (eval-split questions were kept because retrieval found them: circular)."""
+    deep = retriever.search_many([item.question for item in items], k=k + EXTRA_DEPTH)
+    passages = {ANSWERABLE: [hits[:k] for hits in deep],
+                REMOVED: [[h for h in hits if not _holds(h, item)][:k] for item, hits in zip(items, deep)],
+                CLOSED_BOOK: [[] for _ in items]}
     rows = []
-    for model_name, with_rag in VARIANTS:
-        conversations = [answer_messages(item.question, [h.text for h in hits] if with_rag else None)
-                         for item, hits in zip(items, retrieved)]
+    for model_name, prompt in VARIANTS:
+        conversations = [answer_messages(item.question, [h.text for h in hits] or None)
+                         for item, hits in zip(items, passages[prompt])]
         answers = generators[model_name](conversations)
-        for item, hits, answer in zip(items, retrieved, answers):
-            labelled = LabelledQuestion(item.question, item.paper_id, (item.page,) if item.page else ())
-            rank = first_relevant_rank(hits, labelled)
-            rows.append({"variant": f"{model_name}{' + RAG' if with_rag else ''}", "model": model_name,
-                         "rag": with_rag, "source": item.source, "question": item.question,
-                         "reference": item.reference, "answer": answer, "token_f1": token_f1(answer, item.reference),
-                         "faithfulness": faithfulness(answer, [h.text for h in hits]) if with_rag else np.nan,
-                         "retrieval_hit": rank is not None})
+        for item, hits, answer in zip(items, passages[prompt], answers):
+            gold = {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}
+            cited = cited_passages(answer)
+            rank = first_relevant_rank(hits, LabelledQuestion(item.question, item.paper_id, (item.page,) if item.page else ()))
+            rows.append({"variant": variant_name(model_name, prompt), "model": model_name, "prompt": prompt,
+                         "rag": prompt != CLOSED_BOOK, "source": item.source, "question": item.question,
+                         "reference": item.reference, "answer": answer,
+                         "token_f1": token_f1(answer, item.reference) if prompt != REMOVED else np.nan,
+                         "contains_answer": contains_answer(answer, item.reference) if prompt != REMOVED else np.nan,
+                         "cites": bool(cited), "citation_correct": bool(cited & gold) if gold else np.nan,
+                         "refused": is_refusal(answer),
+                         "faithfulness": faithfulness(answer, [h.text for h in hits]) if hits else np.nan,
+                         "retrieval_hit": (rank is not None) if prompt == ANSWERABLE and item.source == "fixed" else np.nan})
     frame = pd.DataFrame(rows)
     vectors = embed(frame["answer"].tolist() + frame["reference"].tolist())
-    frame["similarity"] = np.sum(vectors[: len(frame)] * vectors[len(frame):], axis=1)
+    frame["similarity"] = np.where(frame["prompt"] == REMOVED, np.nan,
+                                   np.sum(vectors[: len(frame)] * vectors[len(frame):], axis=1))
     return frame
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    order = [f"{m}{' + RAG' if r else ''}" for m, r in VARIANTS]
-    summary = frame.groupby("variant").agg(questions=("question", "size"), token_f1=("token_f1", "mean"),
-                                           similarity=("similarity", "mean"), faithfulness=("faithfulness", "mean"),
-                                           retrieval_hit_at_k=("retrieval_hit", "mean"))
+    """Per variant. `refused` is refusal accuracy on the answer-removed prompts and the false-refusal
+    rate elsewhere; citation accuracy counts answers whose passages held the answer."""
+    order = [variant_name(m, p) for m, p in VARIANTS]
+    numeric = frame.assign(contains_answer=frame["contains_answer"].astype(float),
+                           citation_correct=frame["citation_correct"].astype(float),
+                           retrieval_hit=frame["retrieval_hit"].astype(float))
+    summary = numeric.groupby("variant").agg(
+        questions=("question", "size"), token_f1=("token_f1", "mean"), contains_answer=("contains_answer", "mean"),
+        citation_accuracy=("citation_correct", "mean"), cites=("cites", "mean"), refused=("refused", "mean"),
+        similarity=("similarity", "mean"), faithfulness=("faithfulness", "mean"),
+        retrieval_hit_at_k=("retrieval_hit", "mean"))
     return summary.reindex(order).reset_index().round(3)
+
+
+def paired_bootstrap(first: np.ndarray, second: np.ndarray, resamples: int = 2000,
+                     seed: int = 13) -> tuple[float, float, float]:
+    """Mean of `second - first` over the same questions and its 95% percentile interval, resampling
+    questions with replacement: the interval says whether a difference is more than noise."""
+    diffs = np.asarray(second, dtype=float) - np.asarray(first, dtype=float)
+    if len(diffs) == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, len(diffs), size=(resamples, len(diffs)))].mean(axis=1)
+    return float(diffs.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def tuned_vs_base(frame: pd.DataFrame, metric: str = "token_f1") -> tuple[float, float, float]:
+    """tuned + RAG minus base + RAG on `metric`, paired by question, with its 95% bootstrap interval."""
+    answerable = frame[frame["prompt"] == ANSWERABLE]
+    pivot = answerable.pivot_table(index=["source", "question"], columns="model", values=metric, aggfunc="first")
+    return paired_bootstrap(pivot["base"].to_numpy(), pivot["tuned"].to_numpy())

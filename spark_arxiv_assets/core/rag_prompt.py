@@ -27,6 +27,6 @@ def answer_messages(question: str, passages: list[str] | None = None) -> list[di
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-def training_example(question: str, answer: str, context: str) -> dict:
+def training_example(question: str, answer: str, passages: list[str]) -> dict:
     """A `datasets`-loadable chat example: the assistant turn is the only one trained on."""
-    return {"messages": answer_messages(question, [context]) + [{"role": "assistant", "content": answer}]}
+    return {"messages": answer_messages(question, list(passages)) + [{"role": "assistant", "content": answer}]}

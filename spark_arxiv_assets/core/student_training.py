@@ -25,8 +25,9 @@ class TrainingOptions:
     learning_rate: float = 2e-4
     batch_size: int = 4
     gradient_accumulation: int = 1
-    max_length: int = 512
+    max_length: int = 1024  # RAFT prompts hold k passages; an example cut before its answer is dropped
     quantization: str = "auto"  # auto: 4-bit NF4 on CUDA, none on CPU | none | 4bit
+    gradient_checkpointing: bool | None = None  # None: on for 4-bit on CUDA (the QLoRA recipe), else off
     seed: int = 13
 
 
@@ -40,7 +41,8 @@ class TrainingReport:
     train_examples: int
     eval_examples: int
     steps: int
-    seconds: float
+    seconds: float  # the training loop (what tokens/s is over)
+    setup_seconds: float  # loading the model, tokenizing, wrapping with PEFT
     tokens_seen: int
     tokens_per_second: float
     peak_memory_mb: float
@@ -52,15 +54,9 @@ class TrainingReport:
         return asdict(self)
 
 
-def precision_for(device: str) -> tuple[str, dict]:
-    """(dtype name, SFTConfig precision kwargs) from what the device really supports."""
-    import torch
-
-    if device == "cuda":
-        if torch.cuda.is_bf16_supported():
-            return "bfloat16", {"bf16": True, "fp16": False}
-        return "float16", {"bf16": False, "fp16": True}
-    return "float32", {"bf16": False, "fp16": False}
+def precision_flags(dtype: str) -> dict:
+    """SFTConfig's mixed-precision flags for the placement's dtype (TRL defaults to bf16, even on CPUs)."""
+    return {"bf16": dtype == "bfloat16", "fp16": dtype == "float16"}
 
 
 def count_4bit_layers(model) -> int:
@@ -78,49 +74,46 @@ def prompt_completion_rows(examples: list[dict]) -> list[dict]:
     return [{"prompt": ex["messages"][:-1], "completion": ex["messages"][-1:]} for ex in examples]
 
 
-def _load_student(model_path: str, device: str, use_4bit: bool, dtype_name: str):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def trainer_class(on_cuda: bool):
+    """TRL's SFTTrainer; on the CPU with the model's own loss. TRL scores tokens through a fused, tiled LM
+    head that skips prompt positions only where Triton runs; its CPU fallback scores every position and
+    computes entropy and top-1 metrics as well, which cost ≈35% of each step here
+    (benchmarks/training_throughput.py)."""
+    from transformers import Trainer
+    from trl import SFTTrainer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    kwargs = {"dtype": getattr(torch, dtype_name)}
-    if use_4bit:
-        from transformers import BitsAndBytesConfig
+    if on_cuda:
+        return SFTTrainer
 
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if dtype_name == "bfloat16" else torch.float32)
-        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
-    model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
-    if not use_4bit:
-        model = model.to(device)
-    if use_4bit:
-        from peft import prepare_model_for_kbit_training
+    class ModelLossSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            return Trainer.compute_loss(self, model, {**inputs, "use_cache": False}, return_outputs, num_items_in_batch)
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=device == "cuda")
-    return model, tokenizer
+    return ModelLossSFTTrainer
 
 
 def train_lora(model_path: str, train: list[dict], evaluation: list[dict], options: TrainingOptions, output_dir: Path,
-               log: Callable[[str], None] = print, device: str | None = None) -> TrainingReport:
+               log: Callable[[str], None] = print, device: str = "auto") -> TrainingReport:
     """Trains and saves a PEFT adapter (+ tokenizer, config, log) into `output_dir`."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import TrainerCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    use_4bit = options.quantization == "4bit" or (options.quantization == "auto" and device == "cuda")
-    dtype_name, precision = precision_for(device)
-    model, tokenizer = _load_student(model_path, device, use_4bit, dtype_name)
-    if device == "cuda":
+    from ..resources.causal_lm import choose_placement, load_causal_lm, load_tokenizer, resolve_causal_lm
+
+    placement = choose_placement(device, options.quantization)
+    checkpointing = options.gradient_checkpointing
+    if checkpointing is None:  # recomputing activations saves memory and costs time: 0.55x on a 135M model (H100)
+        checkpointing = placement.on_cuda and placement.four_bit
+    if placement.on_cuda:
         torch.cuda.reset_peak_memory_stats()
+    model = load_causal_lm(model_path, placement, for_training=True, gradient_checkpointing=checkpointing)
+    tokenizer = load_tokenizer(resolve_causal_lm(model_path))
 
     losses: list[tuple[int, float]] = []
-    started = time.perf_counter()
+    started = setup_started = time.perf_counter()
 
     class ProgressCallback(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -136,29 +129,33 @@ def train_lora(model_path: str, train: list[dict], evaluation: list[dict], optio
         gradient_accumulation_steps=options.gradient_accumulation, learning_rate=options.learning_rate,
         lr_scheduler_type="cosine", warmup_steps=0, logging_steps=1, save_strategy="no", report_to="none",
         eval_strategy="no", max_length=options.max_length, packing=False, completion_only_loss=True,
-        gradient_checkpointing=device == "cuda", use_cpu=device == "cpu", dataloader_pin_memory=device == "cuda",
-        seed=options.seed, **precision)
+        gradient_checkpointing=checkpointing, use_cpu=not placement.on_cuda, dataloader_pin_memory=placement.on_cuda,
+        seed=options.seed, **precision_flags(placement.dtype))
     lora = LoraConfig(r=options.lora_r, lora_alpha=options.lora_alpha, lora_dropout=options.lora_dropout,
                       target_modules=options.target_modules, task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(prompt_completion_rows(train)),
-                         eval_dataset=Dataset.from_list(prompt_completion_rows(evaluation)) if evaluation else None,
-                         processing_class=tokenizer, peft_config=lora, callbacks=[ProgressCallback()])
+    trainer = trainer_class(placement.on_cuda)(
+        model=model, args=config, train_dataset=Dataset.from_list(prompt_completion_rows(train)),
+        eval_dataset=Dataset.from_list(prompt_completion_rows(evaluation)) if evaluation else None,
+        processing_class=tokenizer, peft_config=lora, callbacks=[ProgressCallback()])
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
     quantized_layers = count_4bit_layers(trainer.model)
+    started = time.perf_counter()  # the ETA and tokens/s count training steps, not loading and tokenizing
     result = trainer.train()
     seconds = time.perf_counter() - started
+    setup_seconds = started - setup_started
     eval_loss = float(trainer.evaluate()["eval_loss"]) if evaluation else None
     tokens_per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     tokens_seen = int(tokens_per_epoch * trainer.state.epoch)
-    peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
+    peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if placement.on_cuda
                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
     trainer.model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
-    report = TrainingReport(device=device, dtype=dtype_name, quantization="nf4-4bit" if use_4bit else "none",
+    report = TrainingReport(device=placement.device, dtype=placement.dtype, quantization=placement.quantization,
                             trainable_parameters=trainable, total_parameters=total, train_examples=len(train),
                             eval_examples=len(evaluation), steps=int(result.global_step), seconds=seconds,
+                            setup_seconds=setup_seconds,
                             tokens_seen=tokens_seen, tokens_per_second=tokens_seen / seconds if seconds else 0.0,
                             peak_memory_mb=peak_mb, quantized_layers=quantized_layers, losses=losses,
                             eval_loss=eval_loss)
@@ -176,7 +173,10 @@ def merge_adapter(model_path: str, adapter_dir: Path, target: Path) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_path), adapter_dir).merge_and_unload()
+    from ..resources.causal_lm import resolve_causal_lm
+
+    base = AutoModelForCausalLM.from_pretrained(resolve_causal_lm(model_path))
+    merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     merged.save_pretrained(target)
     AutoTokenizer.from_pretrained(adapter_dir).save_pretrained(target)
     return target

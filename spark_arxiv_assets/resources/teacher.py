@@ -13,7 +13,7 @@ from dagster import ConfigurableResource
 
 from ..core.generation import generate_chat
 from .http_retry import RetryPolicy, request_with_retries
-from .models import resolve_causal_lm
+from .causal_lm import choose_placement, load_causal_lm, load_tokenizer, resolve_causal_lm
 
 
 @dataclass
@@ -70,17 +70,12 @@ class OpenAICompatibleTeacher:
 
 
 @functools.lru_cache(maxsize=2)
-def load_causal_lm(name_or_path: str, device: str):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = resolve_causal_lm(name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+def load_teacher_model(name_or_path: str, device: str):
+    """Loaded once per process, by the same placement rule as the student but never quantized: the
+    teacher's job is the quality of the data."""
+    model = load_causal_lm(name_or_path, choose_placement(device, quantization="none"))
+    tokenizer = load_tokenizer(resolve_causal_lm(name_or_path))
     tokenizer.padding_side = "left"  # batched generation continues every row from its end
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    dtype = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
     return model, tokenizer
 
 
@@ -91,7 +86,7 @@ class LocalTransformersTeacher:
         self.identity = f"local:{model}:t{temperature}:n{max_new_tokens}"
 
     def generate(self, conversations: list[list[dict]], prefill: str = "") -> list[TeacherReply]:
-        model, tokenizer = load_causal_lm(self.model_name, self.device)
+        model, tokenizer = load_teacher_model(self.model_name, self.device)
         outputs = generate_chat(model, tokenizer, conversations, self.batch_size, self.max_new_tokens,
                                 self.temperature, prefill)
         return [TeacherReply(text=o.text, completion_tokens=o.new_tokens) for o in outputs]
@@ -109,7 +104,7 @@ class TeacherResource(ConfigurableResource):
     timeout_s: float = 120.0
     max_retries: int = 3
     json_mode: bool = False  # send response_format=json_object (vLLM, Ollama, llama.cpp server support it)
-    device: str = "cpu"
+    device: str = "auto"  # auto: CUDA when there is one | cpu | cuda[:n]
     batch_size: int = 8
     max_new_tokens: int = 256
     temperature: float = 0.0  # greedy: deterministic, and tiny models ramble when sampling

@@ -1,0 +1,78 @@
+"""RAFT-style training prompts (Zhang et al., 2024, "RAFT: Adapting Language Model to Domain Specific
+RAG"): the student is trained on what the chat sends it — k retrieved passages — with the source chunk
+among distractors retrieved for the same question, and on a share of prompts without the source, whose
+right answer is that the passages do not say. Targets are short and cite the passage number [n]."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .answer_metrics import contains_answer
+from .retrieval import Hit
+
+NOT_IN_PASSAGES = "The passages do not say."
+
+# Replies that decline to answer from the passages (the student's and any model's usual phrasings).
+_REFUSAL = re.compile(r"\b(do(es)? not (say|mention|state|contain|specify|provide)|not (mentioned|stated|given|"
+                      r"specified|provided|in the passages)|no (information|mention)|cannot (be )?(answer|determine"
+                      r"|find)|can't (answer|determine|find)|(don't|do not) know|unknown from)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RaftOptions:
+    passages: int = 3  # k: what the chat retrieves by default
+    no_source_share: float = 0.2  # prompts whose passages omit the source chunk
+    candidates: int = 20  # retrieved per question to find distractors in
+    seed: int = 13
+
+
+def holds_answer(text: str, answer: str) -> bool:
+    """A passage that states the answer (every token of it, see `contains_answer`) is not a distractor."""
+    return contains_answer(text, answer)
+
+
+def is_refusal(reply: str) -> bool:
+    return bool(_REFUSAL.search(reply))
+
+
+def cited_passages(reply: str) -> set[int]:
+    """Passage numbers cited as [n] or [n, m]."""
+    return {int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", reply) for n in re.split(r"\s*,\s*", group)}
+
+
+def cited_target(answer: str, position: int) -> str:
+    return f"{answer.strip()} [{position}]"
+
+
+def raft_prompts(rows: pd.DataFrame, search: Callable[[list[str], int], list[list[Hit]]],
+                 options: RaftOptions = RaftOptions()) -> pd.DataFrame:
+    """Adds `passages` (texts, in prompt order), `passage_chunk_ids`, `source_position` (1-based; 0 when
+    the source was left out) and `target` to QA rows (question, answer, context, chunk_id, paper_id,
+    split). Distractors are the question's own retrieval hits from papers of the same split (training
+    prompts never quote an eval paper), never its source chunk, never a passage that states the answer.
+    Seeded per row: the same rows give the same prompts."""
+    rows = rows.reset_index(drop=True)
+    papers_by_split = rows.groupby("split")["paper_id"].agg(set).to_dict()
+    hits_per_row = search(rows["question"].tolist(), options.candidates) if len(rows) else []
+    built = []
+    for i, (row, hits) in enumerate(zip(rows.itertuples(index=False), hits_per_row)):
+        rng = np.random.default_rng([options.seed, i])
+        with_source = rng.random() >= options.no_source_share
+        allowed = papers_by_split.get(row.split, set())
+        distractors = [h for h in hits if h.chunk_id != row.chunk_id and h.paper_id in allowed
+                       and not holds_answer(h.text, row.answer)]
+        with_source = with_source or not distractors  # no passages at all would be a closed-book prompt
+        chosen = [(h.text, h.chunk_id) for h in distractors[:options.passages - int(with_source)]]
+        position = 0
+        if with_source:
+            position = int(rng.integers(0, len(chosen) + 1)) + 1
+            chosen.insert(position - 1, (row.context, row.chunk_id))
+        built.append({"passages": [text for text, _ in chosen], "passage_chunk_ids": [cid for _, cid in chosen],
+                      "source_position": position,
+                      "target": cited_target(row.answer, position) if position else NOT_IN_PASSAGES})
+    return pd.concat([rows, pd.DataFrame(built, columns=["passages", "passage_chunk_ids", "source_position", "target"])],
+                     axis=1)

@@ -1,0 +1,67 @@
+"""RAFT prompts: the source among retrieved distractors (or left out, with a refusal as the target),
+distractors from the same split's papers only, never a passage that states the answer."""
+import pandas as pd
+
+from spark_arxiv_assets.core.raft import (NOT_IN_PASSAGES, RaftOptions, cited_passages, holds_answer, is_refusal,
+                                          raft_prompts)
+from spark_arxiv_assets.core.retrieval import Hit
+
+
+def _hit(chunk_id: str, paper_id: str, text: str) -> Hit:
+    return Hit(vector_id=0, chunk_id=chunk_id, paper_id=paper_id, title="T", page_start=1, page_end=1, text=text, score=1.0)
+
+
+CORPUS = [_hit("a1", "A", "Fusion used k = 60 in all runs."),  # states B's answer: never a distractor for it
+          _hit("a2", "A", "Dense retrieval used MiniLM."),
+          _hit("b1", "B", "Reciprocal rank fusion with k = 60."),
+          _hit("b2", "B", "BM25 used default parameters."),
+          _hit("c1", "C", "OCR ran at 200 dpi."),
+          _hit("c2", "C", "Tables were kept whole.")]
+
+
+def _search(questions, n):
+    return [CORPUS[:n] for _ in questions]  # every question retrieves the whole corpus, in order
+
+
+def _rows(count: int) -> pd.DataFrame:
+    return pd.DataFrame([{"question": f"Which k? ({i})", "answer": "k = 60", "context": "Reciprocal rank fusion with k = 60.",
+                          "chunk_id": "b1", "paper_id": "B", "split": "train"} for i in range(count)]
+                        + [{"question": "What dpi?", "answer": "200 dpi", "context": "OCR ran at 200 dpi.",
+                            "chunk_id": "c1", "paper_id": "C", "split": "eval"}])
+
+
+def test_source_among_same_split_distractors_with_a_cited_target():
+    out = raft_prompts(_rows(40), _search, RaftOptions(passages=3, no_source_share=0.25, seed=1))
+    train = out[out["split"] == "train"]
+    for row in train.itertuples():
+        assert "a1" not in row.passage_chunk_ids  # holds the answer
+        assert not {"c1", "c2"} & set(row.passage_chunk_ids)  # an eval paper's text never enters training prompts
+        if row.source_position:
+            assert row.passage_chunk_ids[row.source_position - 1] == "b1"
+            assert row.target == f"k = 60 [{row.source_position}]"
+        else:
+            assert "b1" not in row.passage_chunk_ids and row.target == NOT_IN_PASSAGES
+    with_source = train[train["source_position"] > 0]
+    assert 0 < (train["source_position"] == 0).sum() < len(train)  # about a quarter left out
+    assert set(with_source["source_position"]) == {1, 2}  # the source is not always first
+    assert train["passages"].map(len).max() == 2  # only A's a2 and B's b2 qualify as distractors
+    evaluation = out[out["split"] == "eval"].iloc[0]
+    assert set(evaluation.passage_chunk_ids) <= {"c1", "c2"}
+    assert raft_prompts(_rows(40), _search, RaftOptions(passages=3, no_source_share=0.25, seed=1)).equals(out)
+
+
+def test_a_row_without_distractors_keeps_its_source():
+    rows = pd.DataFrame([{"question": "Which k?", "answer": "k = 60", "context": "k = 60.", "chunk_id": "b1",
+                          "paper_id": "B", "split": "train"}])
+    out = raft_prompts(rows, lambda qs, n: [[] for _ in qs], RaftOptions(no_source_share=1.0))
+    assert out.loc[0, "source_position"] == 1 and out.loc[0, "passages"] == ["k = 60."]
+
+
+def test_reply_parsing():
+    assert cited_passages("k = 60 [2], see also [1, 3].") == {1, 2, 3}
+    assert cited_passages("no citation") == set()
+    assert is_refusal("The passages do not say.") and is_refusal("This is not mentioned in the passages.")
+    assert not is_refusal("Fusion used k = 60 [1].")
+    assert holds_answer("Fusion used  K = 60\nin all runs.", "k = 60.") and not holds_answer("k = 6", "k = 60")
+    assert holds_answer("The authors used the constant k of 60.", "k = 60")  # paraphrase tolerant
+    assert not holds_answer("It removed 27 percent.", "27 percent of generated pairs")
