@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from spark_arxiv_assets.core.chat_guard import MAX_QUESTION_CHARS, SlidingWindowLimiter, check_question
+from spark_arxiv_assets.core.citations import cited_passages
 from spark_arxiv_assets.core.rag_prompt import SYSTEM_PROMPT, answer_messages
 
 from .browser import headless_chromium
@@ -185,6 +186,12 @@ def test_real_browser_asks_and_sees_a_citation(chat_server, test_output):
         chat_text = driver.find_element(By.ID, "chatbot").text
         sources = driver.find_element(By.ID, "sources")
         assert "0001.00001" in chat_text and "Reciprocal Rank Fusion" in chat_text
+        # The answer itself says 60 and cites the passage that states it (k = 60 is in the sample's RRF paper).
+        answer = chat_text.split("What value of k did reciprocal rank fusion use?")[-1].split("Sources:")[0]
+        cited = cited_passages(answer)
+        assert "60" in answer and len(cited) == 1, answer
+        listed = chat_text.split("Sources:")[-1]
+        assert f"[{cited.pop()}] [0001.00001]" in listed, (answer, listed)
         assert sources.find_element(By.PARTIAL_LINK_TEXT, "arXiv:0001.00001").get_attribute("href") == \
             "https://arxiv.org/abs/0001.00001"
         driver.save_screenshot(str(test_output / "chat.png"))

@@ -2,8 +2,8 @@
 distractors from the same split's papers only, never a passage that states the answer."""
 import pandas as pd
 
-from spark_arxiv_assets.core.raft import (NOT_IN_PASSAGES, RaftOptions, cited_passages, holds_answer, is_refusal,
-                                          raft_prompts)
+from spark_arxiv_assets.core.citations import cited_passages, is_refusal, supporting_passage, with_citation
+from spark_arxiv_assets.core.raft import NOT_IN_PASSAGES, RaftOptions, holds_answer, raft_prompts
 from spark_arxiv_assets.core.retrieval import Hit
 
 
@@ -65,3 +65,25 @@ def test_reply_parsing():
     assert holds_answer("Fusion used  K = 60\nin all runs.", "k = 60.") and not holds_answer("k = 6", "k = 60")
     assert holds_answer("The authors used the constant k of 60.", "k = 60")  # paraphrase tolerant
     assert not holds_answer("It removed 27 percent.", "27 percent of generated pairs")
+
+
+def test_an_answer_without_citation_gets_its_supporting_passage_and_nothing_is_invented():
+    passages = ["OCR takes five seconds per page.", "Reciprocal rank fusion used the constant k = 60.",
+                "Fusion merges rankings."]
+    assert supporting_passage("The authors used the constant k of 60 for reciprocal rank fusion.", passages) == 2
+    assert with_citation("They used k = 60.", passages) == ("They used k = 60. [2]", True)
+    assert with_citation("They used k = 60 [3].", passages) == ("They used k = 60 [3].", False)  # the model's own
+    assert with_citation("The passages do not say.", passages) == ("The passages do not say.", False)
+    assert with_citation("Bananas are yellow fruit.", passages) == ("Bananas are yellow fruit.", False)
+
+
+def test_answer_loop_guard_bans_repeating_the_answer_not_copying_the_prompt():
+    import torch
+
+    from spark_arxiv_assets.core.generation import answer_loop_guard
+
+    guard = answer_loop_guard(prompt_length=3, n=3)
+    scores = guard(torch.tensor([[1, 2, 3, 1, 2, 3, 1, 2]]), torch.zeros(1, 5))
+    assert scores[0, 3] == -float("inf") and torch.isfinite(scores[0, [0, 1, 2, 4]]).all()  # "1 2 3" again: banned
+    scores = guard(torch.tensor([[1, 2, 3, 1, 2]]), torch.zeros(1, 5))
+    assert torch.isfinite(scores).all()  # "1 2 3" is in the prompt only: copying it stays allowed

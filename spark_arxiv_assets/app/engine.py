@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..core.embeddings import encode_texts
+from ..core.generation import answer_loop_guard
 from ..core.rag_prompt import answer_messages
 from ..core.retrieval import Hit, Retriever
 from ..io_managers.atomic import VersionedDir
@@ -132,7 +133,7 @@ class ChatEngine:
             with adapter_off:
                 self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, streamer=streamer,
                                     pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-                                    repetition_penalty=1.1, **sampling)
+                                    logits_processor=[answer_loop_guard(inputs["input_ids"].shape[1])], **sampling)
 
         with self._lock:  # one generation at a time: the adapter switch is model-wide
             thread = threading.Thread(target=run, daemon=True)

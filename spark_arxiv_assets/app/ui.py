@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..core.chat_guard import SlidingWindowLimiter, check_question
+from ..core.citations import with_citation
 from .engine import ChatEngine, citation_line, format_sources
 
 TITLE = "Chat with the papers"
@@ -31,7 +32,11 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
         for answer in engine.stream_answer(question, hits, float(temperature), use_adapter):
             history[-1] = {"role": "assistant", "content": answer}
             yield history, sources, status_line
-        history[-1] = {"role": "assistant", "content": f"{answer.strip()}\n\n{citation_line(hits)}" if hits else answer}
+        if hits:  # an answer citing nothing points at the passage that supports it, if one does
+            answer, attributed = with_citation(answer.strip(), [h.text for h in hits])
+            status_line += " The [n] after the answer was added by matching it to the passages." if attributed else ""
+            answer = f"{answer}\n\n{citation_line(hits)}"
+        history[-1] = {"role": "assistant", "content": answer}
         yield history, sources, status_line
 
     with gr.Blocks(title=TITLE) as app:
@@ -45,7 +50,8 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
             with gr.Column(scale=2):
                 sources = gr.Markdown("_Sources appear here._", elem_id="sources")
         with gr.Accordion("Settings", open=False):
-            k = gr.Slider(1, 10, value=4, step=1, label="passages (k)")
+            # 3: what the student was trained on (RAFT prompts) and is evaluated with
+            k = gr.Slider(1, 10, value=3, step=1, label="passages (k)")
             mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="retrieval")
             temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.1, label="temperature")
             # Offered even before an adapter exists: one published later is used from the next question on.

@@ -1,5 +1,6 @@
 """`rag_evaluation`: did fine-tuning help? Base vs tuned, with and without retrieval."""
 import json
+from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
 
@@ -57,11 +58,10 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
     context.log.info(f"student on {model.device}")
 
     def run(conversations, use_adapter: bool) -> list[str]:
-        if use_adapter:
-            outputs = generate_chat(model, tokenizer, conversations, config.batch_size, config.max_new_tokens)
-        else:
-            with model.disable_adapter():
-                outputs = generate_chat(model, tokenizer, conversations, config.batch_size, config.max_new_tokens)
+        # Greedy with the chat's loop guard: what a chat user gets at temperature 0
+        with nullcontext() if use_adapter else model.disable_adapter():
+            outputs = generate_chat(model, tokenizer, conversations, config.batch_size, config.max_new_tokens,
+                                    loop_guard=True)
         return [o.text for o in outputs]
 
     results = evaluate_rag(items, embedder.retriever(chunk_index, fusion=config.fusion, dense_weight=config.dense_weight),

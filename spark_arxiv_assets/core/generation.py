@@ -1,7 +1,35 @@
-"""Batched chat generation with left padding: shared by the local teacher and the evaluation."""
+"""Batched chat generation with left padding: shared by the local teacher and the evaluation; and the
+answer decoding rule the evaluation and the chat share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+ANSWER_NGRAM_GUARD = 4  # an answer may not repeat its own 4-grams (greedy small models loop otherwise)
+
+
+def answer_loop_guard(prompt_length: int, n: int = ANSWER_NGRAM_GUARD):
+    """A logits processor that bans a token completing an n-gram the *answer* already contains.
+    transformers' `repetition_penalty` and `no_repeat_ngram_size` look at the prompt too, so they
+    penalize copying from the passages, which is what an extractive answer must do: with
+    `repetition_penalty=1.1` the base model answered "No." where greedy decoding gave "k was 60"."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class AnswerNgramGuard(LogitsProcessor):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+            generated = input_ids[:, prompt_length:]
+            if generated.shape[1] < n:
+                return scores
+            for row, tokens in enumerate(generated.tolist()):
+                prefix, seen = tuple(tokens[-(n - 1):]), set()
+                for start in range(len(tokens) - n + 1):
+                    if tuple(tokens[start:start + n - 1]) == prefix:
+                        seen.add(tokens[start + n - 1])
+                if seen:
+                    scores[row, list(seen)] = -float("inf")
+            return scores
+
+    return AnswerNgramGuard()
 
 
 @dataclass
@@ -11,8 +39,9 @@ class Generated:
 
 
 def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size: int = 8, max_new_tokens: int = 128,
-                  temperature: float = 0.0, prefill: str = "") -> list[Generated]:
-    """Continues each conversation as the assistant; `prefill` starts every reply."""
+                  temperature: float = 0.0, prefill: str = "", loop_guard: bool = False) -> list[Generated]:
+    """Continues each conversation as the assistant; `prefill` starts every reply; `loop_guard` applies
+    `answer_loop_guard` (answers, not the teacher's JSON, whose keys repeat by design)."""
     import torch
 
     tokenizer.padding_side = "left"  # every row then continues from its own last token
@@ -26,8 +55,9 @@ def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size:
                    for c in conversations[start:start + batch_size]]
         inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
         with torch.inference_mode():
+            guard = {"logits_processor": [answer_loop_guard(inputs["input_ids"].shape[1])]} if loop_guard else {}
             output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                    **sampling)
+                                    **sampling, **guard)
         for row in output[:, inputs["input_ids"].shape[1]:]:
             out.append(Generated(prefill + tokenizer.decode(row, skip_special_tokens=True).strip(),
                                  int((row != tokenizer.pad_token_id).sum())))

@@ -4,7 +4,6 @@ among distractors retrieved for the same question, and on a share of prompts wit
 right answer is that the passages do not say. Targets are short and cite the passage number [n]."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,12 +14,6 @@ from .answer_metrics import contains_answer
 from .retrieval import Hit
 
 NOT_IN_PASSAGES = "The passages do not say."
-
-# Replies that decline to answer from the passages (the student's and any model's usual phrasings).
-_REFUSAL = re.compile(r"\b(do(es)? not (say|mention|state|contain|specify|provide)|not (mentioned|stated|given|"
-                      r"specified|provided|in the passages)|no (information|mention)|cannot (be )?(answer|determine"
-                      r"|find)|can't (answer|determine|find)|(don't|do not) know|unknown from)\b", re.IGNORECASE)
-
 
 @dataclass(frozen=True)
 class RaftOptions:
@@ -33,15 +26,6 @@ class RaftOptions:
 def holds_answer(text: str, answer: str) -> bool:
     """A passage that states the answer (every token of it, see `contains_answer`) is not a distractor."""
     return contains_answer(text, answer)
-
-
-def is_refusal(reply: str) -> bool:
-    return bool(_REFUSAL.search(reply))
-
-
-def cited_passages(reply: str) -> set[int]:
-    """Passage numbers cited as [n] or [n, m]."""
-    return {int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", reply) for n in re.split(r"\s*,\s*", group)}
 
 
 def cited_target(answer: str, position: int) -> str:

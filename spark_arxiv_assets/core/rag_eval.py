@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .answer_metrics import contains_answer, faithfulness, token_f1
-from .raft import cited_passages, is_refusal
+from .citations import cited_passages, is_refusal, with_citation
 from .rag_prompt import answer_messages
 from .retrieval import Hit, Retriever
 from .retrieval_eval import LabelledQuestion, first_relevant_rank
@@ -60,6 +60,7 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
         for item, hits, answer in zip(items, passages[prompt], answers):
             gold = {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}
             cited = cited_passages(answer)
+            shown = cited_passages(with_citation(answer, [h.text for h in hits])[0])  # what the chat shows
             rank = first_relevant_rank(hits, LabelledQuestion(item.question, item.paper_id, (item.page,) if item.page else ()))
             rows.append({"variant": variant_name(model_name, prompt), "model": model_name, "prompt": prompt,
                          "rag": prompt != CLOSED_BOOK, "source": item.source, "question": item.question,
@@ -67,6 +68,7 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
                          "token_f1": token_f1(answer, item.reference) if prompt != REMOVED else np.nan,
                          "contains_answer": contains_answer(answer, item.reference) if prompt != REMOVED else np.nan,
                          "cites": bool(cited), "citation_correct": bool(cited & gold) if gold else np.nan,
+                         "chat_citation_correct": bool(shown & gold) if gold else np.nan,
                          "refused": is_refusal(answer),
                          "faithfulness": faithfulness(answer, [h.text for h in hits]) if hits else np.nan,
                          "retrieval_hit": (rank is not None) if prompt == ANSWERABLE and item.source == "fixed" else np.nan})
@@ -79,14 +81,18 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """Per variant. `refused` is refusal accuracy on the answer-removed prompts and the false-refusal
-    rate elsewhere; citation accuracy counts answers whose passages held the answer."""
+    rate elsewhere. Citation accuracy counts answers whose passages held the answer: the model's own
+    citations, and (`chat_citation_accuracy`) those the chat shows, where an answer citing nothing is
+    given its supporting passage."""
     order = [variant_name(m, p) for m, p in VARIANTS]
     numeric = frame.assign(contains_answer=frame["contains_answer"].astype(float),
                            citation_correct=frame["citation_correct"].astype(float),
+                           chat_citation_correct=frame["chat_citation_correct"].astype(float),
                            retrieval_hit=frame["retrieval_hit"].astype(float))
     summary = numeric.groupby("variant").agg(
         questions=("question", "size"), token_f1=("token_f1", "mean"), contains_answer=("contains_answer", "mean"),
-        citation_accuracy=("citation_correct", "mean"), cites=("cites", "mean"), refused=("refused", "mean"),
+        citation_accuracy=("citation_correct", "mean"), cites=("cites", "mean"),
+        chat_citation_accuracy=("chat_citation_correct", "mean"), refused=("refused", "mean"),
         similarity=("similarity", "mean"), faithfulness=("faithfulness", "mean"),
         retrieval_hit_at_k=("retrieval_hit", "mean"))
     return summary.reindex(order).reset_index().round(3)
