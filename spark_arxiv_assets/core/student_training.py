@@ -77,7 +77,7 @@ def prompt_completion_rows(examples: list[dict]) -> list[dict]:
 def trainer_class(on_cuda: bool):
     """TRL's SFTTrainer; on the CPU with the model's own loss. TRL scores tokens through a fused, tiled LM
     head that skips prompt positions only where Triton runs; its CPU fallback scores every position and
-    computes entropy and top-1 metrics as well, which cost ≈35% of each step here
+    computes entropy and top-1 metrics as well, which made each step ≈1.3x slower here
     (benchmarks/training_throughput.py)."""
     from transformers import Trainer
     from trl import SFTTrainer
@@ -103,9 +103,10 @@ def train_lora(model_path: str, train: list[dict], evaluation: list[dict], optio
 
     from ..resources.causal_lm import choose_placement, load_causal_lm, load_tokenizer, resolve_causal_lm
 
+    setup_started = time.perf_counter()
     placement = choose_placement(device, options.quantization)
     checkpointing = options.gradient_checkpointing
-    if checkpointing is None:  # recomputing activations saves memory and costs time: 0.55x on a 135M model (H100)
+    if checkpointing is None:  # recomputing activations saves memory, costs time: 0.65x speed, 135M student, H100
         checkpointing = placement.on_cuda and placement.four_bit
     if placement.on_cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -113,7 +114,6 @@ def train_lora(model_path: str, train: list[dict], evaluation: list[dict], optio
     tokenizer = load_tokenizer(resolve_causal_lm(model_path))
 
     losses: list[tuple[int, float]] = []
-    started = setup_started = time.perf_counter()
 
     class ProgressCallback(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):

