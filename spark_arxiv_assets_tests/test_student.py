@@ -113,9 +113,17 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
             return replies if name == "tuned" else ["I think so." for _ in conversations]
         return run
 
+    judged = []
+
+    def judge(conversations):  # the judge sees each RAG answer with its passages
+        judged.extend(conversations)
+        return ['{"faithfulness": 5, "relevance": 4}' for _ in conversations]
+
     results = evaluate_rag(items, Retriever(index, embed), {"base": generator("base"), "tuned": generator("tuned")},
-                           embed, k=2)
+                           embed, k=2, judge=judge)
     summary = summarize(results).set_index("variant")
+    assert len(judged) == 4 and summary.loc["tuned + RAG", "judge_faithfulness"] == 1.0
+    assert summary.loc["tuned + RAG", "judge_relevance"] == 0.75 and pd.isna(summary.loc["tuned", "judge_relevance"])
     assert summary.index.tolist() == ["base", "base + RAG", "tuned", "tuned + RAG", "base + RAG, answer removed",
                                       "tuned + RAG, answer removed"]
     assert summary.loc["tuned + RAG", "citation_accuracy"] == 1.0 and summary.loc["tuned + RAG", "contains_answer"] == 1.0
@@ -155,3 +163,28 @@ def test_merge_adapter_writes_plain_weights(tiny_model_dir, tmp_path):
     merged = merge_adapter(str(tiny_model_dir), adapter, tmp_path / "merged")
     model = AutoModelForCausalLM.from_pretrained(merged)
     assert not any("lora" in name for name, _ in model.named_parameters())
+
+
+def test_llm_judge_through_an_openai_compatible_server_and_its_failures():
+    """RAG answers graded by a judge behind the OpenAI API (the fake server on 127.0.0.1): a faithful
+    answer scores high, an invented one low, and a reply that is not JSON is missing, not zero."""
+    from spark_arxiv_assets.core.llm_judge import judge_answers, parse_judgement
+    from spark_arxiv_assets.resources.teacher import OpenAICompatibleTeacher
+
+    from .fakes.openai_server import FakeOpenAI
+
+    assert parse_judgement('Sure: {"faithfulness": 5, "relevance": 3}') == {"faithfulness": 1.0, "relevance": 0.5}
+    assert parse_judgement('{"faithfulness": 4, "relevance": 9}') is None  # out of range
+    assert parse_judgement('"faithfulness": 2, "relevance": 5 and then it stopp') == {"faithfulness": 0.25, "relevance": 1.0}
+    assert parse_judgement("I think it is good.") is None and parse_judgement(None) is None
+
+    passages = ["Reciprocal rank fusion used k = 60."]
+    items = [("What k?", "Fusion used k = 60.", passages), ("What k?", "The moon is made of cheese.", passages),
+             ("What k?", "Fusion used k = 60.", passages)]
+    with FakeOpenAI(["ok", "ok", "malformed"]) as server:
+        judge = OpenAICompatibleTeacher(server.base_url, "judge-model", None, max_concurrency=1, timeout_s=5,
+                                        max_retries=1, temperature=0.0, max_tokens=64, json_mode=True)
+        scores = judge_answers(lambda conversations: [r.text for r in judge.generate(conversations)], items)
+        assert "<answer>" in server.requests[0]["body"]["messages"][-1]["content"]
+    assert scores[0]["faithfulness"] == 1.0 and scores[1]["faithfulness"] == 0.0
+    assert scores[0]["relevance"] == 0.75 and scores[2] is None

@@ -13,11 +13,12 @@ from ..core.generation import generate_chat
 from ..core.plots import grouped_bars
 from ..core.previews import markdown_table
 from ..core.qa_generation import spread_over_papers
-from ..core.rag_eval import REMOVED, VARIANTS, EvalItem, evaluate_rag, summarize, tuned_vs_base
+from ..core.rag_eval import ANSWERABLE, REMOVED, VARIANTS, EvalItem, evaluate_rag, summarize, tuned_vs_base
 from ..io_managers.atomic import atomic_write
 from ..resources.causal_lm import load_student
 from ..resources.models import EmbeddingModel
 from ..resources.storage import ArtifactStorage
+from ..resources.teacher import TeacherResource
 
 
 class EvaluationConfig(Config):
@@ -30,6 +31,7 @@ class EvaluationConfig(Config):
     dense_weight: float = 0.5  # dense share of the convex hybrid score
     device: str = "auto"  # where the student runs: auto (CUDA when there is one) | cpu | cuda[:n]
     quantization: str = "auto"  # auto: as the adapter was trained on CUDA, none on CPU | none | 4bit
+    judge: bool = False  # also ask the `teacher` backend to grade faithfulness and relevance (RAGAS style)
 
 
 def _fixed_questions(path: str | None) -> list[EvalItem]:
@@ -41,7 +43,7 @@ def _fixed_questions(path: str | None) -> list[EvalItem]:
 @asset(group_name="student", io_manager_key="parquet_io_manager", compute_kind="pytorch")
 def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_dataset: pd.DataFrame,
                    chunk_index: ChunkIndex, student_adapter: Path, embedder: EmbeddingModel,
-                   storage: ArtifactStorage) -> Output[pd.DataFrame]:
+                   storage: ArtifactStorage, teacher: TeacherResource) -> Output[pd.DataFrame]:
     """Evaluates on the eval split (papers never trained on) and on a fixed question set."""
     eval_rows = spread_over_papers(qa_dataset[qa_dataset["split"] == "eval"], config.max_eval_split_questions, seed=13)
     items = [EvalItem(q, a, p, int(s), "eval_split", c) for q, a, p, s, c in
@@ -64,8 +66,11 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
                                     loop_guard=True)
         return [o.text for o in outputs]
 
+    judge_backend = teacher.backend_client() if config.judge else None
+    judge = (lambda conversations: [r.text for r in judge_backend.generate(conversations)]) if config.judge else None
     results = evaluate_rag(items, embedder.retriever(chunk_index, fusion=config.fusion, dense_weight=config.dense_weight),
-                           {"base": lambda c: run(c, False), "tuned": lambda c: run(c, True)}, embed, k=config.k)
+                           {"base": lambda c: run(c, False), "tuned": lambda c: run(c, True)}, embed, k=config.k,
+                           judge=judge)
     summary = summarize(results)
     by_variant = summary.set_index("variant")
     f1_gain, f1_low, f1_high = tuned_vs_base(results, "token_f1")
@@ -90,6 +95,9 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
         "citation_accuracy_base_rag": _value(by_variant, "base + RAG", "citation_accuracy"),
         "refusal_accuracy_tuned": _value(by_variant, "tuned + RAG, answer removed", "refused"),
         "refusal_accuracy_base": _value(by_variant, "base + RAG, answer removed", "refused"),
+        "judge": judge_backend.identity if judge_backend else "off",
+        "judge_unanswered": int((results["rag"] & (results["prompt"] == ANSWERABLE) & ~results["judged"]).sum())
+                            if judge_backend else 0,
         "files": MetadataValue.json({"results": str(out_dir / "results.csv"), "summary": str(out_dir / "summary.json")}),
         "examples": MetadataValue.md(markdown_table(results[["variant", "question", "answer", "token_f1"]].round(2),
                                                     max_rows=12, max_chars=70)),

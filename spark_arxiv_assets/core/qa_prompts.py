@@ -59,7 +59,7 @@ def question_for_answer_messages(title: str, passage: str, answer: str) -> list[
 
 def parse_question_only(text: str, answer: str) -> list[dict]:
     """Parses an answer-aware reply into one pair with the given answer."""
-    for value in _concatenated_values(text) or [None]:
+    for value in json_values(text) or [None]:
         if isinstance(value, dict) and isinstance(value.get("question"), str) and value["question"].strip():
             kind = "numeric" if re.search(r"\d", answer) else "factual"
             return [{"question": " ".join(value["question"].split()), "answer": answer, "kind": kind}]
@@ -105,7 +105,7 @@ def _items(data) -> list:
     raise TeacherOutputError("JSON has no list of questions")
 
 
-def _concatenated_values(text: str) -> list:
+def json_values(text: str) -> list:
     """JSON values written one after another ('{...}\n{...}'), as small models often do."""
     decoder, values, position = json.JSONDecoder(), [], 0
     while (start := text.find("{", position)) != -1:
@@ -132,7 +132,7 @@ def _pairs_from(items: list) -> list[dict]:
 
 def parse_teacher_output(text: str) -> list[dict]:
     """Returns [{question, answer, kind}]; raises TeacherOutputError when nothing parses."""
-    values = _concatenated_values(text)
+    values = json_values(text)
     if len(values) > 1:
         items = []
         for value in values:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from .answer_metrics import contains_answer, faithfulness, token_f1
 from .citations import cited_passages, is_refusal, with_citation
+from .llm_judge import SCORES, judge_answers
 from .rag_prompt import answer_messages
 from .retrieval import Hit, Retriever
 from .retrieval_eval import LabelledQuestion, first_relevant_rank
@@ -43,11 +44,14 @@ def _holds(hit: Hit, item: EvalItem) -> bool:
 
 
 def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[str, Callable[[list[list[dict]]], list[str]]],
-                 embed: Callable[[list[str]], np.ndarray], k: int = 3) -> pd.DataFrame:
+                 embed: Callable[[list[str]], np.ndarray], k: int = 3,
+                 judge: Callable[[list[list[dict]]], list[str | None]] | None = None) -> pd.DataFrame:
     """One row per (item, variant): the answer; token F1 and embedding similarity to the reference;
     whether it contains the reference; which passages it cites and whether one of them holds the answer
     (citation accuracy); whether it declines (refusal); faithfulness to its passages; and, for the fixed
-    questions, retrieval hit@k (eval-split questions were kept because retrieval found them: circular)."""
+    questions, retrieval hit@k (eval-split questions were kept because retrieval found them: circular).
+    With a `judge` (a chat backend), the answers to the RAG prompts also get LLM-judged faithfulness and
+    relevance (`core/llm_judge.py`)."""
     deep = retriever.search_many([item.question for item in items], k=k + EXTRA_DEPTH)
     passages = {ANSWERABLE: [hits[:k] for hits in deep],
                 REMOVED: [[h for h in hits if not _holds(h, item)][:k] for item, hits in zip(items, deep)],
@@ -57,7 +61,10 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
         conversations = [answer_messages(item.question, [h.text for h in hits] or None)
                          for item, hits in zip(items, passages[prompt])]
         answers = generators[model_name](conversations)
-        for item, hits, answer in zip(items, passages[prompt], answers):
+        judged = (judge_answers(judge, [(item.question, answer, [h.text for h in hits])
+                                        for item, hits, answer in zip(items, passages[prompt], answers)])
+                  if judge is not None and prompt == ANSWERABLE else [None] * len(items))
+        for item, hits, answer, judgement in zip(items, passages[prompt], answers, judged):
             gold = {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}
             cited = cited_passages(answer)
             shown = cited_passages(with_citation(answer, [h.text for h in hits])[0])  # what the chat shows
@@ -71,7 +78,9 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
                          "chat_citation_correct": bool(shown & gold) if gold else np.nan,
                          "refused": is_refusal(answer),
                          "faithfulness": faithfulness(answer, [h.text for h in hits]) if hits else np.nan,
-                         "retrieval_hit": (rank is not None) if prompt == ANSWERABLE and item.source == "fixed" else np.nan})
+                         "retrieval_hit": (rank is not None) if prompt == ANSWERABLE and item.source == "fixed" else np.nan,
+                         "judged": judgement is not None,
+                         **{f"judge_{key}": judgement[key] if judgement else np.nan for key in SCORES}})
     frame = pd.DataFrame(rows)
     vectors = embed(frame["answer"].tolist() + frame["reference"].tolist())
     frame["similarity"] = np.where(frame["prompt"] == REMOVED, np.nan,
@@ -94,7 +103,8 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         citation_accuracy=("citation_correct", "mean"), cites=("cites", "mean"),
         chat_citation_accuracy=("chat_citation_correct", "mean"), refused=("refused", "mean"),
         similarity=("similarity", "mean"), faithfulness=("faithfulness", "mean"),
-        retrieval_hit_at_k=("retrieval_hit", "mean"))
+        retrieval_hit_at_k=("retrieval_hit", "mean"), judge_faithfulness=("judge_faithfulness", "mean"),
+        judge_relevance=("judge_relevance", "mean"))
     return summary.reindex(order).reset_index().round(3)
 
 

@@ -16,8 +16,13 @@ from .loopback import FakeHandler, LoopbackServer, send_body
 
 
 def realistic_reply(messages: list[dict]) -> str:
-    """What a competent teacher would answer, derived from the prompt."""
+    """What a competent teacher (or judge) would answer, derived from the prompt."""
     user = messages[-1]["content"]
+    if "Rate the answer" in user:  # the evaluation's judge: faithful when the answer's words are in the passages
+        passages, answer = user.split("Question:")[0].lower(), user.split("<answer>")[1].split("</answer>")[0]
+        words = re.findall(r"\w+", answer.lower())
+        supported = sum(w in passages for w in words) / max(1, len(words))
+        return json.dumps({"faithfulness": 5 if supported > 0.8 else 1, "relevance": 4})
     answer = re.search(r"Answer: (.+?)\n", user)
     if answer:
         words = answer.group(1).split()
