@@ -30,18 +30,26 @@ def _wait_for(url: str, timeout_s: float) -> None:
 
 
 def _click_button(driver, label: str, timeout_s: float = 60) -> bool:
-    """Clicks the button whose text is `label` (a trailing "…" ignored: it only says a dialog follows)."""
+    """Clicks the button whose text is `label` (a trailing "…" ignored: it only says a dialog follows).
+    A click can land while a dialog is still closing or React re-renders the button (seen once in CI,
+    right after "Skip"): such a click is retried until `timeout_s`, not taken as a missing button."""
+    from selenium.common.exceptions import (ElementClickInterceptedException, ElementNotInteractableException,
+                                            StaleElementReferenceException)
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    def find(d):
-        return next((b for b in d.find_elements(By.TAG_NAME, "button") if b.text.strip().rstrip("…") == label), False)
-
-    try:
-        WebDriverWait(driver, timeout_s).until(find).click()
-        return True
-    except Exception:  # noqa: BLE001 - the button is optional for "Skip"
-        return False
+    retry = (ElementClickInterceptedException, ElementNotInteractableException, StaleElementReferenceException)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            button = next((b for b in driver.find_elements(By.TAG_NAME, "button")
+                           if b.text.strip().rstrip("…") == label), None)
+            if button is not None:
+                button.click()
+                return True
+        except retry:
+            pass
+        time.sleep(0.5)
+    return False
 
 
 @pytest.fixture
