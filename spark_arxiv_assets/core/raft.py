@@ -15,17 +15,13 @@ from .retrieval import Hit
 
 NOT_IN_PASSAGES = "The passages do not say."
 
+
 @dataclass(frozen=True)
 class RaftOptions:
     passages: int = 3  # k: what the chat retrieves by default
     no_source_share: float = 0.2  # prompts whose passages omit the source chunk
     candidates: int = 20  # retrieved per question to find distractors in
     seed: int = 13
-
-
-def holds_answer(text: str, answer: str) -> bool:
-    """A passage that states the answer (every token of it, see `contains_answer`) is not a distractor."""
-    return contains_answer(text, answer)
 
 
 def cited_target(answer: str, position: int) -> str:
@@ -48,7 +44,7 @@ def raft_prompts(rows: pd.DataFrame, search: Callable[[list[str], int], list[lis
         with_source = rng.random() >= options.no_source_share
         allowed = papers_by_split.get(row.split, set())
         distractors = [h for h in hits if h.chunk_id != row.chunk_id and h.paper_id in allowed
-                       and not holds_answer(h.text, row.answer)]
+                       and not contains_answer(h.text, row.answer)]  # states the answer: not a distractor
         with_source = with_source or not distractors  # no passages at all would be a closed-book prompt
         chosen = [(h.text, h.chunk_id) for h in distractors[:options.passages - int(with_source)]]
         position = 0
