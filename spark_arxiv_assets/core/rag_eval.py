@@ -43,6 +43,11 @@ def _holds(hit: Hit, item: EvalItem) -> bool:
     return hit.chunk_id == item.chunk_id or contains_answer(hit.text, item.reference)
 
 
+def _retrieval_hit(hits: list[Hit], item: EvalItem) -> bool:
+    labelled = LabelledQuestion(item.question, item.paper_id, (item.page,) if item.page else ())
+    return first_relevant_rank(hits, labelled) is not None
+
+
 def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[str, Callable[[list[list[dict]]], list[str]]],
                  embed: Callable[[list[str]], np.ndarray], k: int = 3,
                  judge: Callable[[list[list[dict]]], list[str | None]] | None = None) -> pd.DataFrame:
@@ -68,7 +73,6 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
             gold = {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}
             cited = cited_passages(answer)
             shown = cited_passages(with_citation(answer, [h.text for h in hits])[0])  # what the chat shows
-            rank = first_relevant_rank(hits, LabelledQuestion(item.question, item.paper_id, (item.page,) if item.page else ()))
             rows.append({"variant": variant_name(model_name, prompt), "model": model_name, "prompt": prompt,
                          "rag": prompt != CLOSED_BOOK, "source": item.source, "question": item.question,
                          "reference": item.reference, "answer": answer,
@@ -78,7 +82,8 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
                          "chat_citation_correct": bool(shown & gold) if gold else np.nan,
                          "refused": is_refusal(answer),
                          "faithfulness": faithfulness(answer, [h.text for h in hits]) if hits else np.nan,
-                         "retrieval_hit": (rank is not None) if prompt == ANSWERABLE and item.source == "fixed" else np.nan,
+                         "retrieval_hit": _retrieval_hit(hits, item) if prompt == ANSWERABLE and item.source == "fixed"
+                                          else np.nan,
                          "judged": judgement is not None,
                          **{f"judge_{key}": judgement[key] if judgement else np.nan for key in SCORES}})
     frame = pd.DataFrame(rows)
