@@ -48,8 +48,9 @@ def _single_process(items, tokenizer, splitter) -> int:
     for paper_id, pdf, _, target in items:
         with fetched_file(pdf) as local:
             result = extract_pdf(local, ExtractionOptions(ocr_engine="none"), None)
-        pages = [(p.page, p.text) for p in result.pages]
-        write_table(pd.DataFrame(pages, columns=["page", "text"]), target)
+        pages = [(p.page, p.text, p.blocks) for p in result.pages]
+        write_table(pd.DataFrame(pages, columns=["page", "text", "blocks"]).assign(blocks=lambda f: f["blocks"].map(json.dumps)),
+                    target)
         rows, _ = clean_and_chunk_paper(paper_id, paper_id, pages, splitter, tokenizer, ChunkingOptions())
         chunks += len(rows)
     return chunks

@@ -9,7 +9,10 @@ from spark_arxiv_assets.core.chunking import ChunkingOptions, clean_and_chunk_pa
 from spark_arxiv_assets.core.embeddings import encode_texts
 from spark_arxiv_assets.core.metadata import MetadataFilter, read_snapshot
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
+from spark_arxiv_assets.core.arxiv_ids import safe_name
 from spark_arxiv_assets.core.sample_corpus import write_sample_corpus
+from spark_arxiv_assets.io_managers.tables import write_table
+from spark_arxiv_assets.io_managers.uris import as_upath
 from spark_arxiv_assets.io_managers.atomic import VersionedDir
 from spark_arxiv_assets.io_managers.index_store import index_root, load_latest_index
 from spark_arxiv_assets.resources.models import load_sentence_transformer
@@ -29,9 +32,14 @@ def sample_chunks(extra_text: dict[str, str] | None = None) -> pd.DataFrame:
         result = extract_pdf(str(pdf_dir / f"{paper.paper_id.replace('/', '_')}.pdf"), ExtractionOptions(ocr_engine="none"), None)
         if result.problem:
             continue
-        pages = [(p.page, p.text) for p in result.pages]
-        pages[-1] = (pages[-1][0], pages[-1][1] + "\n" + (extra_text or {}).get(paper.paper_id, ""))
-        paper_rows, _ = clean_and_chunk_paper(paper.paper_id, paper.title, pages, splitter, model.tokenizer, options)
+        figures_file = f"paper_pages/files/sample/{safe_name(paper.paper_id)}.parquet"  # as the Spark task stores them
+        write_table(pd.DataFrame({"page": [p.page for p in result.pages], "figures": [p.figures for p in result.pages]}),
+                    as_upath(storage_uri()) / "assets" / figures_file)
+        pages = [(p.page, p.text, p.blocks) for p in result.pages]
+        if paper.paper_id in (extra_text or {}):
+            pages[-1][2].append({"kind": "text", "text": extra_text[paper.paper_id]})
+        paper_rows, _ = clean_and_chunk_paper(paper.paper_id, paper.title, pages, splitter, model.tokenizer, options,
+                                              figure_source=figures_file)
         rows += paper_rows
     return pd.DataFrame(rows)
 

@@ -2,6 +2,7 @@
 safety, the listening socket of the real CLI, and a real headless Chromium session."""
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -195,6 +196,44 @@ def test_real_browser_asks_and_sees_a_citation(chat_server, test_output):
         assert sources.find_element(By.PARTIAL_LINK_TEXT, "arXiv:0001.00001").get_attribute("href") == \
             "https://arxiv.org/abs/0001.00001"
         driver.save_screenshot(str(test_output / "chat.png"))
+
+
+@pytest.mark.browser
+def test_real_browser_table_answer_and_figure_thumbnail(chat_server, test_output):
+    """A fact only the sample's Table 1 holds is answered and cited to the table's passage; a
+    question about the sample's figure shows the figure's stored crop beside its citation."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = chat_server
+    with headless_chromium() as driver:
+        driver.get(url)
+        box = WebDriverWait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
+        box.send_keys("What was the latency of BM25 in milliseconds?")
+        box.send_keys(Keys.ENTER)
+        WebDriverWait(driver, 120).until(lambda d: "Sources: [1]" in d.find_element(By.ID, "chatbot").text)
+        time.sleep(0.5)
+        answer = driver.find_element(By.ID, "chatbot").text.split("milliseconds?")[-1].split("Sources:")[0]
+        cited = cited_passages(answer)
+        assert re.search(r"\b12\b", answer) and len(cited) == 1, answer
+        sources = driver.find_element(By.ID, "sources")
+        cited_block = sources.text.split(f"[{cited.pop()}] ")[1].split("\n[")[0]
+        assert "Latency (ms)" in cited_block and "BM25" in cited_block, cited_block  # the table, as a table
+        assert sources.find_elements(By.TAG_NAME, "table")
+
+        box = driver.find_element(By.CSS_SELECTOR, "#question textarea")
+        box.send_keys("Which figure shows held-out F1 against training steps?")
+        box.send_keys(Keys.ENTER)
+        WebDriverWait(driver, 120).until(
+            lambda d: d.find_element(By.ID, "chatbot").text.count("Sources: [1]") == 2)
+        thumbnail = WebDriverWait(driver, 30).until(
+            lambda d: d.find_element(By.ID, "sources").find_elements(By.CSS_SELECTOR, "img[alt^='figure of']"))[0]
+        assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumbnail) > 100
+        number = thumbnail.get_attribute("alt").removeprefix("figure of ")
+        block = driver.find_element(By.ID, "sources").text.split(f"{number} ")[1]
+        assert block.startswith("Low-Rank Adapters") and "Figure 1:" in block, block
+        driver.save_screenshot(str(test_output / "chat-figure.png"))
 
 
 def _publish_adapter(work) -> str:

@@ -1,6 +1,7 @@
 import pytest
 
-from spark_arxiv_assets.core.chunking import ChunkingOptions, chunk_id_for, chunk_paper, make_splitter, vector_id_for
+from spark_arxiv_assets.core.chunking import (ChunkingOptions, chunk_id_for, clean_and_chunk_paper, contextual_text,
+                                              make_splitter, vector_id_for)
 from spark_arxiv_assets.core.cleaning import clean_pages, normalise_text
 from spark_arxiv_assets.resources.models import load_sentence_transformer
 
@@ -49,12 +50,15 @@ def test_chunks_have_page_spans_stable_ids_and_fit_the_model(tokenizer):
     options = ChunkingOptions(chunk_tokens=60, overlap_tokens=10)
     page1 = " ".join(f"Sentence {i} on the first page talks about retrieval." for i in range(12))
     page2 = " ".join(f"Sentence {i} on the second page talks about adapters." for i in range(12))
-    rows = chunk_paper("2401.00001", "T", [(1, page1), (2, page2)], make_splitter(tokenizer, options), tokenizer, options)
+    rows, _ = clean_and_chunk_paper("2401.00001", "T", [(1, page1, None), (2, page2, None)],
+                                    make_splitter(tokenizer, options), tokenizer, options)
     assert len(rows) >= 4
     assert rows[0]["page_start"] == 1 and rows[-1]["page_end"] == 2
     assert any(r["page_start"] == 1 and r["page_end"] == 2 for r in rows)  # one chunk runs across the page break
-    assert all(r["n_tokens"] <= 60 for r in rows)
+    assert all(len(tokenizer.encode(r["text"], add_special_tokens=False)) <= 60 for r in rows)
+    assert all(r["n_tokens"] <= 60 + 40 for r in rows)  # plus the "title › section" header that is embedded
     assert all(("first page" in r["text"]) == (r["page_start"] == 1) for r in rows)
-    again = chunk_paper("2401.00001", "T", [(1, page1), (2, page2)], make_splitter(tokenizer, options), tokenizer, options)
+    again, _ = clean_and_chunk_paper("2401.00001", "T", [(1, page1, None), (2, page2, None)],
+                                     make_splitter(tokenizer, options), tokenizer, options)
     assert [r["chunk_id"] for r in rows] == [r["chunk_id"] for r in again]
-    assert rows[0]["vector_id"] == vector_id_for(chunk_id_for("2401.00001", rows[0]["text"])) > 0
+    assert rows[0]["vector_id"] == vector_id_for(chunk_id_for("2401.00001", contextual_text("T", "", rows[0]["text"]))) > 0

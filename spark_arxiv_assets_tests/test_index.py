@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from spark_arxiv_assets.core.chunk_index import ChunkIndex, IndexOptions, update_chunk_index
-from spark_arxiv_assets.core.chunking import chunk_id_for, vector_id_for
+from spark_arxiv_assets.core.chunking import chunk_id_for, contextual_text, vector_id_for
 from spark_arxiv_assets.core.retrieval import Retriever, reciprocal_rank_fusion
 
 PAPERS = {
@@ -37,7 +37,8 @@ def test_adding_a_paper_embeds_only_its_chunks_and_deleting_removes_it(encoder, 
     encoder.seen.clear()
     index, stats = update_chunk_index(index, chunks_for("2401.00001", "2401.00002", "2401.00003"), encoder,
                                       IndexOptions(), "m")
-    assert encoder.seen == PAPERS["2401.00003"]  # the other papers were not re-embedded
+    # the other papers were not re-embedded; each passage is embedded under its paper's title
+    assert encoder.seen == [contextual_text("T2401.00003", "", text) for text in PAPERS["2401.00003"]]
     assert (stats.added, stats.kept, stats.rebuilt_dense) == (2, 4, False)
 
     encoder.seen.clear()

@@ -2,9 +2,10 @@
 newer version is published (the IO managers' CURRENT pointers change)."""
 from __future__ import annotations
 
+import base64
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..core.embeddings import encode_texts
 from ..core.generation import answer_loop_guard
@@ -13,6 +14,7 @@ from ..core.retrieval import Hit, Retriever
 from ..io_managers.atomic import VersionedDir
 from ..io_managers.index_store import index_root, load_latest_index
 from ..io_managers.model_dir import adapter_root, latest_adapter
+from ..io_managers.page_files import PageFilesIOManager, read_figure
 from ..resources.causal_lm import choose_placement, load_student
 from ..resources.models import load_sentence_transformer
 from ..settings import storage_uri
@@ -39,7 +41,10 @@ def latest_retriever(device: str = "cpu", base_uri: str | None = None, **retriev
     return Retriever(index, lambda texts: encode_texts(encoder, texts), **retriever_options)
 
 
-def format_sources(hits: list[Hit], excerpt_chars: int = 400) -> str:
+def format_sources(hits: list[Hit], excerpt_chars: int = 400,
+                   figure_png: Callable[[Hit], bytes | None] = lambda hit: None) -> str:
+    """One block per passage: citation number, paper, section and pages, the clean passage (a
+    table stays a Markdown table), and for a figure's caption the figure's thumbnail."""
     if not hits:
         return "_No passages found._"
     blocks = []
@@ -47,8 +52,14 @@ def format_sources(hits: list[Hit], excerpt_chars: int = 400) -> str:
         pages = f"p. {hit.page_start}" if hit.page_start == hit.page_end else f"pp. {hit.page_start}–{hit.page_end}"
         link = arxiv_link(hit.paper_id)
         ident = f"[arXiv:{hit.paper_id}]({link})" if link else hit.paper_id
+        where = f"{ident}, {hit.section + ', ' if hit.section else ''}{pages}"
         excerpt = hit.text[:excerpt_chars] + ("…" if len(hit.text) > excerpt_chars else "")
-        blocks.append(f"**[{number}] {hit.title}**  \n{ident}, {pages}\n\n> {excerpt}")
+        body = excerpt if hit.chunk_type == "table" else "> " + excerpt.replace("\n", "\n> ")
+        png = figure_png(hit) if hit.figure_ref else None
+        if png:
+            body = f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="figure of [{number}]" ' \
+                   f'class="figure-thumbnail" width="240"/>\n\n{body}'
+        blocks.append(f"**[{number}] {hit.title}**  \n{where}\n\n{body}")
     return "\n\n".join(blocks)
 
 
@@ -112,6 +123,10 @@ class ChatEngine:
     def answered_by(self, use_adapter: bool) -> str:
         return (f"Answered by the fine-tuned adapter {self.versions.adapter}." if use_adapter and self.has_adapter
                 else "Answered by the base model.")
+
+    def figure_png(self, hit: Hit) -> bytes | None:
+        """The stored crop of a figure whose caption was retrieved (through the page files' store)."""
+        return read_figure(PageFilesIOManager(base_uri=self.base_uri).assets_root, hit.figure_ref)
 
     def retrieve(self, question: str, k: int, mode: str) -> list[Hit]:
         return self.retriever.search(question, k=k, mode=mode)

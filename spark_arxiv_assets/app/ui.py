@@ -24,7 +24,7 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
             return
         engine.refresh()  # an adapter published since the last question is loaded now
         hits = engine.retrieve(question, int(k), mode)
-        sources = format_sources(hits)
+        sources = format_sources(hits, figure_png=engine.figure_png)
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
         use_adapter = model_choice == "fine-tuned" and engine.has_adapter
         status_line = f"{engine.status()} {engine.answered_by(use_adapter)}"

@@ -42,8 +42,7 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
     rows = run_chunking(pyspark.spark_context, items, str(page_files_io_manager.assets_root), embedder.model, options,
                         config.drop_references, context.log.info) if items else []
     stats = [r for r in rows if r["kind"] == "stats"]
-    removed_lines = sum(s["header_footer_lines_removed"] for s in stats)
-    dropped_ref_chars = sum(s["reference_chars_dropped"] for s in stats)
+    total = lambda key: sum(s[key] for s in stats)  # noqa: E731
     frame = pd.DataFrame([r for r in rows if r["kind"] == "chunk"], columns=CHUNK_COLUMNS)
     frame = frame.sort_values(["paper_id", "chunk_index"], ignore_index=True)
     frame["month"] = frame["paper_id"].map(dict(zip(arxiv_metadata["paper_id"], arxiv_metadata["month"])))
@@ -57,13 +56,18 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
         "tokens_total": int(tokens.sum()),
         "tokens_mean": round(float(tokens.mean()), 1),
         "tokens_max": int(tokens.max()),
-        "header_footer_lines_removed": removed_lines,
-        "reference_chars_dropped": dropped_ref_chars,
+        "chunks_by_type": MetadataValue.json({k: int(v) for k, v in frame["chunk_type"].value_counts().items()}),
+        "headings": total("headings"),
+        "tables": total("tables"),
+        "figures": total("figures"),
+        "papers_with_references_detected": sum(s["reference_entries"] > 0 for s in stats),
+        "header_footer_lines_removed": total("header_footer_lines_removed"),
+        "reference_chars_dropped": total("reference_chars_dropped"),
         "seconds": round(time.perf_counter() - started, 2),
         "chunked_on": pyspark.spark_context.master if items else "nothing to chunk",
         "chunks_per_paper": MetadataValue.md(markdown_table(per_paper, max_rows=20)),
-        "preview": MetadataValue.md(markdown_table(frame[["chunk_id", "paper_id", "page_start", "page_end",
-                                                          "n_tokens", "text"]], max_chars=100)),
+        "preview": MetadataValue.md(markdown_table(frame[["chunk_id", "paper_id", "page_start", "chunk_type",
+                                                          "section", "n_tokens", "text"]], max_chars=100)),
     })
     yield _complete_and_sized(frame, manifest)
 

@@ -11,11 +11,25 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .chunking import contextual_text
 from .lexical_index import LexicalIndex
 from .vector_index import EXACT, IVF, VectorIndex, choose_kind
 
 MIN_IVF_VECTORS = 39 * 16  # FAISS wants ≥ 39 training points per list; below this use exact search
-CHUNK_TABLE_COLUMNS = ["vector_id", "chunk_id", "paper_id", "title", "page_start", "page_end", "text"]
+CHUNK_TABLE_COLUMNS = ["vector_id", "chunk_id", "paper_id", "title", "page_start", "page_end", "text", "chunk_type",
+                       "section", "figure_ref"]
+STRUCTURE_DEFAULTS = {"chunk_type": "text", "section": "", "figure_ref": ""}  # for chunks made before sections
+
+
+def with_structure_columns(chunks: pd.DataFrame) -> pd.DataFrame:
+    missing = {k: v for k, v in STRUCTURE_DEFAULTS.items() if k not in chunks.columns}
+    return chunks.assign(**missing) if missing else chunks
+
+
+def indexed_texts(chunks: pd.DataFrame) -> list[str]:
+    """What the embedder and BM25 see: each passage under its paper and section."""
+    return [contextual_text(title, section, text)
+            for title, section, text in zip(chunks["title"], chunks["section"], chunks["text"])]
 
 
 @dataclass(frozen=True)
@@ -62,7 +76,8 @@ class ChunkIndex:
     @classmethod
     def load(cls, directory: Path) -> "ChunkIndex":
         manifest = json.loads((directory / "manifest.json").read_text())
-        return cls(vectors=np.load(directory / "vectors.npy"), chunks=pd.read_parquet(directory / "chunks.parquet"),
+        return cls(vectors=np.load(directory / "vectors.npy"),
+                   chunks=with_structure_columns(pd.read_parquet(directory / "chunks.parquet")),
                    dense=VectorIndex.load(directory / "dense.faiss", manifest["kind"]),
                    lexical=LexicalIndex.load(directory / "bm25"), manifest=manifest)
 
@@ -90,7 +105,7 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     chunks unless the model changed.
     """
     stats = UpdateStats()
-    wanted = chunks.drop_duplicates("vector_id")[CHUNK_TABLE_COLUMNS].reset_index(drop=True)
+    wanted = with_structure_columns(chunks).drop_duplicates("vector_id")[CHUNK_TABLE_COLUMNS].reset_index(drop=True)
     wanted_ids = set(wanted["vector_id"].astype("int64").tolist())
     model_changed = previous is not None and previous.manifest.get("embedding_model") != embedding_model
     if model_changed:
@@ -103,7 +118,7 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     if len(new_rows) == 0 and previous is not None:
         new_vectors = np.zeros((0, previous.vectors.shape[1]), dtype=np.float32)
     else:
-        new_vectors = embed(new_rows["text"].tolist())
+        new_vectors = embed(indexed_texts(new_rows))
     stats.embed_seconds = time.perf_counter() - started
     stats.added, stats.removed = len(new_rows), len(removed_ids)
 
@@ -130,7 +145,7 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
         dense = VectorIndex.build(vectors, ids, kind, options.nlist, options.nprobe)
         stats.rebuilt_dense, trained_on = True, len(table) if kind == IVF else None
     dense.set_nprobe(options.nprobe)
-    lexical = LexicalIndex.build(table["text"].tolist(), ids)
+    lexical = LexicalIndex.build(indexed_texts(table), ids)
     stats.build_seconds = time.perf_counter() - started
     manifest = {"kind": dense.kind, "vectors": dense.size, "dim": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
                 "embedding_model": embedding_model, "nprobe": options.nprobe, "trained_on": trained_on,

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .cleaning import CleaningStats, clean_pages
+from .sections import SECTION_SEPARATOR, SectionStats, Unit, blocks_from_text, paper_units
 
-CHUNK_COLUMNS = ["chunk_id", "vector_id", "paper_id", "title", "page_start", "page_end",
-                 "chunk_index", "text", "n_tokens"]
+CHUNK_COLUMNS = ["chunk_id", "vector_id", "paper_id", "title", "page_start", "page_end", "chunk_index", "text",
+                 "n_tokens", "chunk_type", "section", "figure_ref"]
+MAX_CONTEXT_CHARS = 160  # ≈ 40 tokens of "title › section" in front of each chunk for the embedder
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,16 @@ class ChunkingOptions:
     chunk_tokens: int = 200  # all-MiniLM-L6-v2 truncates at 256 word pieces
     overlap_tokens: int = 30
     min_chunk_chars: int = 40  # shorter fragments (stray captions, page numbers) are dropped
+
+
+def contextual_text(title: str, section: str, text: str) -> str:
+    """What is embedded and BM25-indexed: the passage under a short header naming the paper and
+    section (contextual chunk headers), so "the learning rate" in an appendix table is found
+    by a question naming the method. The chat shows `text` alone."""
+    context = SECTION_SEPARATOR.join(part for part in (title, section) if part)
+    if len(context) > MAX_CONTEXT_CHARS:
+        context = context[:MAX_CONTEXT_CHARS - 1] + "…"
+    return f"{context}\n{text}" if context else text
 
 
 def chunk_id_for(paper_id: str, text: str) -> str:
@@ -40,49 +51,93 @@ def make_splitter(tokenizer, options: ChunkingOptions) -> RecursiveCharacterText
     )
 
 
-def chunk_paper(paper_id: str, title: str, pages: list[tuple[int, str]], splitter: RecursiveCharacterTextSplitter,
-                tokenizer, options: ChunkingOptions) -> list[dict]:
-    """`pages` are (page number, cleaned text). A chunk's page span is the range of pages its
-    characters come from."""
-    starts: list[int] = []
-    numbers: list[int] = []
-    parts: list[str] = []
+def split_with_pages(pieces: list[tuple[int, str]], splitter: RecursiveCharacterTextSplitter
+                     ) -> list[tuple[str, int, int]]:
+    """`pieces` are (page, text) in order, joined by spaces (a paragraph may run across a page
+    break); returns (chunk text, first page, last page)."""
+    starts, numbers, parts = [], [], []
     offset = 0
-    for number, text in pages:
-        if not text:
-            continue
+    for number, text in pieces:
         starts.append(offset)
         numbers.append(number)
         parts.append(text)
         offset += len(text) + 1
-    full_text = " ".join(parts)  # chunks may run across a page break, as sentences do
-    rows: list[dict] = []
-    seen: set[str] = set()
-    cursor = 0
+    full_text = " ".join(parts)
+    out, cursor = [], 0
     for piece in splitter.split_text(full_text):
         text = piece.strip()
         found = full_text.find(text, max(0, cursor - len(text)))
         start = found if found >= 0 else cursor  # the splitter keeps text verbatim, so this is a fallback
         cursor = start + len(text)
-        if len(text) < options.min_chunk_chars:
-            continue
         first = numbers[max(0, bisect.bisect_right(starts, start) - 1)]
         last = numbers[max(0, bisect.bisect_right(starts, start + len(text) - 1) - 1)]
-        chunk_id = chunk_id_for(paper_id, text)
-        if chunk_id in seen:  # identical text twice in one paper: keep one
+        out.append((text, first, last))
+    return out
+
+
+def _table_chunks(unit: Unit, splitter, tokenizer, budget: int) -> list[tuple[str, int, int]]:
+    """Whole rows only, the caption and header repeated in each chunk; a single row longer than
+    the budget is the one thing split inside (by the text splitter)."""
+    page = unit.pieces[0][0]
+    count = lambda text: len(tokenizer.encode(text, add_special_tokens=False))  # noqa: E731
+    caption = unit.caption
+    while caption and count(caption) > budget // 3:  # a long caption: keep its start, leave room for rows
+        caption = caption[:int(len(caption) * 0.8)].rsplit(" ", 1)[0] + "…"
+    header = f"{caption}\n{unit.header}".strip()
+    room = budget - count(header)
+    chunks, rows, used = [], [], 0
+    for row in unit.pieces[0][1].splitlines():
+        size = count(row) + 1
+        if rows and used + size > room:
+            chunks.append("\n".join(rows))
+            rows, used = [], 0
+        if size > room:
+            chunks += [part for part, _, _ in split_with_pages([(page, row)], splitter)]
             continue
-        seen.add(chunk_id)
-        rows.append({
-            "chunk_id": chunk_id, "vector_id": vector_id_for(chunk_id), "paper_id": paper_id, "title": title,
-            "page_start": first, "page_end": last, "chunk_index": len(rows), "text": text,
-            "n_tokens": len(tokenizer.encode(text, add_special_tokens=False)),
-        })
+        rows.append(row)
+        used += size
+    if rows or not chunks:
+        chunks.append("\n".join(rows))
+    return [(f"{header}\n{body}".strip(), page, page) for body in chunks]
+
+
+def chunk_units(paper_id: str, title: str, units: list[Unit], splitter: RecursiveCharacterTextSplitter, tokenizer,
+                options: ChunkingOptions, figure_source: str = "") -> list[dict]:
+    """Units → chunk rows. `figure_source` names the page file holding the figure crops, so a
+    figure caption's chunk can point at its image (`figure_ref` = "<file>#<page>:<image>")."""
+    rows: list[dict] = []
+    seen: set[str] = set()
+    for unit in units:
+        if unit.kind == "table":
+            pieces = _table_chunks(unit, splitter, tokenizer, options.chunk_tokens)
+        elif unit.kind == "figure_caption":  # one chunk: a caption longer than that keeps its start
+            pieces = split_with_pages(unit.pieces, splitter)[:1]
+        else:
+            pieces = split_with_pages(unit.pieces, splitter)
+        chunk_type = "text" if unit.kind == "reference" else unit.kind
+        for text, first, last in pieces:
+            if len(text) < options.min_chunk_chars and unit.kind not in ("table", "figure_caption"):
+                continue
+            embedded = contextual_text(title, unit.section, text)
+            chunk_id = chunk_id_for(paper_id, embedded)
+            if chunk_id in seen:  # identical text twice in one section: keep one
+                continue
+            seen.add(chunk_id)
+            rows.append({
+                "chunk_id": chunk_id, "vector_id": vector_id_for(chunk_id), "paper_id": paper_id, "title": title,
+                "page_start": first, "page_end": last, "chunk_index": len(rows), "text": text,
+                "n_tokens": len(tokenizer.encode(embedded, add_special_tokens=False)), "chunk_type": chunk_type,
+                "section": unit.section,
+                "figure_ref": f"{figure_source}#{unit.figure}" if unit.figure and figure_source else "",
+            })
     return rows
 
 
-def clean_and_chunk_paper(paper_id: str, title: str, pages: list[tuple[int, str]], splitter, tokenizer,
-                          options: ChunkingOptions, drop_references: bool = True) -> tuple[list[dict], CleaningStats]:
-    """Raw page texts of one paper (page order) → cleaned, chunked rows, plus cleaning stats."""
-    cleaned, stats = clean_pages([text for _, text in pages], drop_references=drop_references)
-    return chunk_paper(paper_id, title, [(number, text) for (number, _), text in zip(pages, cleaned)],
-                       splitter, tokenizer, options), stats
+def clean_and_chunk_paper(paper_id: str, title: str, pages: list[tuple[int, str, list[dict] | None]], splitter,
+                          tokenizer, options: ChunkingOptions, drop_references: bool = True, figure_source: str = ""
+                          ) -> tuple[list[dict], SectionStats]:
+    """A paper's pages (page order; blocks from core.page_layout, or None for pages stored as
+    text only) → cleaned, sectioned chunk rows, plus what cleaning removed and found."""
+    units, stats = paper_units([(number, blocks if blocks else blocks_from_text(text))
+                                for number, text, blocks in pages], drop_references)
+    return chunk_units(paper_id, title, units, splitter, tokenizer, options, figure_source), stats

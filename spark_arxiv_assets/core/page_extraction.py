@@ -6,6 +6,7 @@ paper, and the task's other papers go on. A bug in our own code fails the task, 
 the run."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Iterable, Iterator
@@ -15,7 +16,7 @@ from .ocr import LazyOcrEngine
 from .pdf_text import ExtractionOptions, extract_pdf
 
 PAGE_COLUMNS = ["paper_id", "page", "text", "method", "n_chars", "pdf_sha256", "extractor", "seconds",
-                "worker_pid", "spark_partition", "spark_task_attempt", "spark_stage"]
+                "worker_pid", "spark_partition", "spark_task_attempt", "spark_stage", "blocks", "figures"]
 
 
 class ExtractionBug(RuntimeError):
@@ -51,4 +52,5 @@ def _paper_rows(worker: BoundedWorker, paper_id: str, pdf_path: str, sha256: str
     for page in result.pages:
         yield {"kind": "page", "paper_id": paper_id, "page": page.page, "text": page.text,
                "method": page.method, "n_chars": len(page.text), "pdf_sha256": sha256,
-               "extractor": options.extractor_id(), "seconds": seconds, "worker_pid": os.getpid()}
+               "extractor": options.extractor_id(), "seconds": seconds, "worker_pid": os.getpid(),
+               "blocks": json.dumps(page.blocks, ensure_ascii=False), "figures": page.figures}

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 import pymupdf
 
 from .ocr import OcrEngine
+from .page_layout import PageLayout, RawBlock, body_font_size, document_outline, page_layout, raw_blocks
 from .pdf_validation import pdf_file_problem
 
-EXTRACTOR_VERSION = "pymupdf-1"  # bump when extraction changes: cached pages are redone
+EXTRACTOR_VERSION = "pymupdf-layout-2"  # bump when extraction changes: cached pages are redone
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,10 @@ class ExtractionOptions:
 @dataclass
 class PageText:
     page: int  # 1-based
-    text: str
+    text: str  # the blocks as plain text, in reading order
     method: str  # "text" | "ocr" | "empty"
+    blocks: list[dict] = field(default_factory=list)  # see core.page_layout
+    figures: list[bytes] = field(default_factory=list)  # PNG crops, referenced by figure blocks
 
 
 @dataclass
@@ -104,33 +107,66 @@ def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) ->
         result = PdfExtraction(page_count=doc.page_count)
         use_ocr = ocr is not None and ocr.name != "none"
         ocr_pages = 0
+        layer: dict[int, list[RawBlock]] = {}  # page → text blocks, for pages read from the text layer
         for number in range(1, doc.page_count + 1):
             try:
                 page = doc.load_page(number - 1)
-                text = page.get_text("text")
+                blocks = raw_blocks(page)
+                text = "\n".join(b.text for b in blocks)
                 needs_ocr = use_ocr and _page_needs_ocr(page, text, options.min_text_chars)
                 dpi = ocr_dpi_for(page, options.ocr_dpi, options.max_ocr_megapixels) if needs_ocr else 0
             except PROGRAMMING_ERRORS:
                 raise
             except Exception as exc:
                 return PdfExtraction(problem=_corrupt(f"failed on page {number}", exc), page_count=doc.page_count)
-            method = "text"
             if needs_ocr:
                 try:
-                    text, method = ocr.page_text(page, dpi), "ocr"
+                    text = ocr.page_text(page, dpi)
                 except PROGRAMMING_ERRORS:
                     raise
                 except Exception as exc:
                     return PdfExtraction(problem=f"OCR failed on page {number} ({ocr.name} at {dpi} dpi: "
                                                  f"{type(exc).__name__}: {exc})"[:300], page_count=doc.page_count)
                 ocr_pages += 1
+                text = clean_unicode(text)
+                blocks_out = [{"kind": "text", "text": p.strip(), "bbox": [0, 0, 0, 0]}
+                              for p in text.split("\n\n") if p.strip()]
+                result.pages.append(PageText(number, text, "ocr" if text.strip() else "empty", blocks_out))
+            else:
+                layer[number] = blocks
+                result.pages.append(PageText(number, "", "text"))
             if len(text) > options.max_page_chars:
                 return PdfExtraction(problem=f"page {number} has {len(text):,} characters of text, above "
                                              f"max_page_chars={options.max_page_chars:,} (a text bomb?)",
                                      page_count=doc.page_count)
-            text = clean_unicode(text)
-            result.pages.append(PageText(page=number, text=text, method=method if text.strip() else "empty"))
+        problem = _lay_out_pages(doc, result, layer, ocr if use_ocr else None)
+        if problem:
+            return PdfExtraction(problem=problem, page_count=doc.page_count)
     if not any(p.text.strip() for p in result.pages):
         note = f"OCR of {ocr_pages} image page(s) found nothing" if ocr_pages else "no text layer, nothing to OCR"
         result.problem = f"no extractable text on any of {result.page_count} page(s) ({note})"
     return result
+
+
+def _lay_out_pages(doc: pymupdf.Document, result: PdfExtraction, layer: dict[int, list[RawBlock]], ocr) -> str | None:
+    """Second pass over text-layer pages, once the body font size of the whole paper is known.
+    Returns a quarantine reason, or None."""
+    body_size = body_font_size(list(layer.values()))
+    outline = document_outline(doc)
+    for page_text in result.pages:
+        if page_text.page not in layer:
+            continue
+        try:
+            layout: PageLayout = page_layout(doc.load_page(page_text.page - 1), layer[page_text.page], body_size,
+                                             outline.get(page_text.page, []), page_text.page == 1, ocr)
+        except PROGRAMMING_ERRORS:
+            raise
+        except Exception as exc:
+            return _corrupt(f"layout failed on page {page_text.page}", exc)
+        for block in layout.blocks:
+            for key in ("text", "caption", "figure_text"):
+                if key in block:
+                    block[key] = clean_unicode(block[key])
+        page_text.text, page_text.blocks, page_text.figures = clean_unicode(layout.text), layout.blocks, layout.figures
+        page_text.method = "text" if page_text.text.strip() else "empty"
+    return None

@@ -14,8 +14,29 @@ SYSTEM_PROMPT = (
 )
 
 
+def linearize_tables(passage: str) -> str:
+    """Markdown table rows as "column: value; …" lines. A small model reading a Markdown grid
+    takes a number from the wrong column; each value named by its column it mostly gets right.
+    Only the prompt changes: readers still see the table."""
+    lines, header = [], None
+    for line in passage.splitlines():
+        if not line.startswith("|"):
+            lines.append(line)
+            header = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not "".join(cells).strip("-: "):
+            continue  # the |---| rule under the header
+        if header is None:
+            header = cells
+            continue
+        lines.append("; ".join(f"{name}: {value}" if name else value for name, value in zip(header, cells) if value))
+    return "\n".join(lines)
+
+
 def format_passages(passages: list[str]) -> str:
-    return "\n".join(f'<passage id="{i}">\n{p.replace("</passage>", "")}\n</passage>' for i, p in enumerate(passages, 1))
+    return "\n".join(f'<passage id="{i}">\n{linearize_tables(p).replace("</passage>", "")}\n</passage>'
+                     for i, p in enumerate(passages, 1))
 
 
 def answer_messages(question: str, passages: list[str] | None = None) -> list[dict]:

@@ -32,6 +32,9 @@ class Hit:
     score: float
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    chunk_type: str = "text"  # text | list | table | figure_caption
+    section: str = ""
+    figure_ref: str = ""  # a figure caption's stored crop (see io_managers.page_files.read_figure)
 
     def citation(self) -> str:
         pages = f"p. {self.page_start}" if self.page_start == self.page_end else f"pp. {self.page_start}-{self.page_end}"
@@ -120,7 +123,8 @@ class Retriever:
         rows = self.index.rows_for([v for v, _ in ranked])
         return [Hit(vector_id=v, chunk_id=row.chunk_id, paper_id=row.paper_id, title=row.title,
                     page_start=int(row.page_start), page_end=int(row.page_end), text=row.text, score=s,
-                    dense_rank=dense_rank.get(v), bm25_rank=bm25_rank.get(v))
+                    dense_rank=dense_rank.get(v), bm25_rank=bm25_rank.get(v), chunk_type=row.chunk_type,
+                    section=row.section, figure_ref=row.figure_ref)
                 for (v, s), row in zip(ranked, rows.itertuples(index=False))]
 
     def source_ranks(self, queries: list[str], chunk_ids: list[str], k: int,

@@ -1,5 +1,6 @@
 """The bundled sample: short original mini-papers rendered to PDF with PyMuPDF, in the
-Kaggle metadata format, with one image-only page (needs OCR) and one truncated file."""
+Kaggle metadata format, with one image-only page (needs OCR), one truncated file, a ruled table
+and a figure (so structure-aware extraction has something to find)."""
 from __future__ import annotations
 
 import html
@@ -13,7 +14,9 @@ from .arxiv_ids import safe_name
 
 PAGE = pymupdf.paper_rect("a5")
 MARGIN = 48
-CSS = "body {font-family: serif; font-size: 10.5pt;} h1 {font-size: 15pt;} h2 {font-size: 12pt;} p {text-align: justify;}"
+CSS = ("body {font-family: serif; font-size: 10.5pt;} h1 {font-size: 15pt;} h2 {font-size: 12pt;} "
+       "p {text-align: justify;} table {border-collapse: collapse;} td, th {border: 1px solid black; padding: 2px;}")
+FIGURE_FILE = "figure.png"
 
 
 def load_sample_papers() -> list[dict]:
@@ -26,12 +29,45 @@ def _paper_html(paper: dict) -> str:
              f"<h2>Abstract</h2><p>{html.escape(paper['abstract'])}</p>"]
     for number, (heading, body) in enumerate(paper["sections"], start=1):
         parts.append(f"<h2>{number} {html.escape(heading)}</h2><p>{html.escape(body)}</p>")
+        if paper.get("table", {}).get("section") == heading:
+            parts.append(_table_html(paper["table"]))
+        if paper.get("figure", {}).get("section") == heading:
+            parts.append(f'<p><img src="{FIGURE_FILE}" width="260"/></p><p>{html.escape(paper["figure"]["caption"])}</p>')
     return "".join(parts)
+
+
+def _table_html(table: dict) -> str:
+    """A ruled table under its caption, as papers set them."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table["header"])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table["rows"])
+    return f"<p>{html.escape(table['caption'])}</p><table><tr>{head}</tr>{body}</table>"
+
+
+def _line_chart_png(points: list[list[float]]) -> bytes:
+    """A small line chart drawn with PyMuPDF (axes, a polyline, tick labels) and rasterised, as
+    a figure embedded in a paper would be."""
+    width, height, pad = 320, 200, 30
+    doc = pymupdf.open()
+    page = doc.new_page(width=width, height=height)
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    sx = lambda x: pad + (x - min(xs)) / (max(xs) - min(xs)) * (width - 2 * pad)  # noqa: E731
+    sy = lambda y: height - pad - (y - min(ys)) / (max(ys) - min(ys)) * (height - 2 * pad)  # noqa: E731
+    page.draw_polyline([(pad, pad / 2), (pad, height - pad), (width - pad / 2, height - pad)], color=(0, 0, 0))
+    page.draw_polyline([(sx(x), sy(y)) for x, y in points], color=(0.1, 0.3, 0.8), width=2)
+    for x, y in points:
+        page.draw_circle((sx(x), sy(y)), 3, color=(0.1, 0.3, 0.8), fill=(0.1, 0.3, 0.8))
+        page.insert_text((sx(x) - 8, height - pad + 12), f"{x:g}", fontsize=7)
+    page.insert_text((2, sy(max(ys)) + 3), f"{max(ys):g}", fontsize=7)
+    page.insert_text((2, sy(min(ys)) + 3), f"{min(ys):g}", fontsize=7)
+    return page.get_pixmap(dpi=144).tobytes("png")
 
 
 def render_paper_pdf(paper: dict) -> bytes:
     """Lays the paper out on A5 pages, then stamps a running header and page numbers."""
-    story = pymupdf.Story(html=_paper_html(paper), user_css=CSS)
+    archive = pymupdf.Archive()
+    if paper.get("figure"):
+        archive.add(_line_chart_png(paper["figure"]["points"]), FIGURE_FILE)
+    story = pymupdf.Story(html=_paper_html(paper), user_css=CSS, archive=archive)
     writer_target = pymupdf.DocumentWriter(path := _MemoryTarget())
     where = PAGE + (MARGIN, MARGIN, -MARGIN, -MARGIN)
     more = True

@@ -16,10 +16,25 @@ from ..core.arxiv_ids import safe_name
 from ..core.page_extraction import PAGE_COLUMNS
 from .parquet import ParquetIOManager
 from .tables import read_table
-from .uris import children, relative_name
+from .uris import as_upath, children, relative_name
 
 PAGES_ASSET = "paper_pages"
 MANIFEST_ONLY = {"pages": "manifest"}  # AssetIn metadata: give me the file list, not the text
+
+
+def read_figure(assets_root: str | UPath, figure_ref: str) -> bytes | None:
+    """The PNG crop a figure caption's chunk points at ("<pages file>#<page>:<image>", see
+    core.chunking); None when its page file is gone (re-extracted since the index was built)."""
+    pages_file, _, where = figure_ref.partition("#")
+    page, _, image = where.partition(":")
+    path = as_upath(assets_root) / pages_file
+    if not pages_file or not path.exists():
+        return None
+    pages = read_table(path, columns=["page", "figures"])
+    figures = pages.loc[pages["page"] == int(page), "figures"]
+    if figures.empty or int(image) >= len(figures.iloc[0]):
+        return None
+    return bytes(figures.iloc[0][int(image)])
 
 
 class PageFilesIOManager(ParquetIOManager):

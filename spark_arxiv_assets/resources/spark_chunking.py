@@ -2,6 +2,8 @@
 returns their chunks, so the driver never loads page text and chunking spreads over executors."""
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from typing import Iterator
 
 from ..core.chunking import ChunkingOptions, clean_and_chunk_paper, make_splitter
@@ -22,11 +24,11 @@ def _chunk_task(items: list[tuple[str, str, str]], assets_root: str, tokenizer_n
     tokenizer = AutoTokenizer.from_pretrained(resolve_embedding_model(tokenizer_name))
     splitter = make_splitter(tokenizer, options)
     for paper_id, title, pages_file in items:
-        pages = read_table(as_upath(assets_root) / pages_file, columns=["page", "text"]).sort_values("page")
-        rows, stats = clean_and_chunk_paper(paper_id, title, list(zip(pages["page"], pages["text"])), splitter,
-                                            tokenizer, options, drop_references)
-        yield {"kind": "stats", "paper_id": paper_id, "header_footer_lines_removed": stats.header_footer_lines_removed,
-               "reference_chars_dropped": stats.reference_chars_dropped}
+        pages = read_table(as_upath(assets_root) / pages_file, columns=["page", "text", "blocks"]).sort_values("page")
+        rows, stats = clean_and_chunk_paper(paper_id, title, list(zip(pages["page"], pages["text"],
+                                                                      map(json.loads, pages["blocks"]))),
+                                            splitter, tokenizer, options, drop_references, figure_source=pages_file)
+        yield {"kind": "stats", "paper_id": paper_id, **asdict(stats)}
         for row in rows:
             yield {"kind": "chunk", **row}
 
