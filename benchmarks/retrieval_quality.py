@@ -14,9 +14,12 @@ import json
 
 import numpy as np
 import pandas as pd
+import pymupdf
 
 from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
-from spark_arxiv_assets.core.chunking import ChunkingOptions, clean_and_chunk_paper, make_splitter
+from spark_arxiv_assets.core.chunking import (ChunkingOptions, chunk_id_for, clean_and_chunk_paper, make_splitter,
+                                              split_with_pages, vector_id_for)
+from spark_arxiv_assets.core.cleaning import clean_pages
 from spark_arxiv_assets.core.embeddings import encode_texts
 from spark_arxiv_assets.core.metadata import rows_from_pdf_folder
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
@@ -44,18 +47,67 @@ def load_questions(file_name: str) -> list[LabelledQuestion]:
     return [LabelledQuestion(**q) for q in json.loads((ROOT / "benchmarks" / file_name).read_text())]
 
 
-def build_corpus_chunks(model, drop_references: bool = True, chunk_tokens: int = 200) -> pd.DataFrame:
+def corpus_papers() -> pd.DataFrame:
     papers = rows_from_pdf_folder(CORPORA / "pdfs")
+    return papers[~papers["paper_id"].str.startswith("scanned-")]  # a duplicate of 2501.10120's first pages
+
+
+def build_corpus_chunks(model, drop_references: bool = True, chunk_tokens: int = 200) -> pd.DataFrame:
+    """What the pipeline indexes now: structure-aware blocks, sections, contextual headers."""
     options = ChunkingOptions(chunk_tokens=chunk_tokens, overlap_tokens=chunk_tokens // 7)
     splitter = make_splitter(model.tokenizer, options)
     rows = []
-    for paper in papers.itertuples():
-        if paper.paper_id.startswith("scanned-"):
-            continue  # a duplicate of 2501.10120's first pages
+    for paper in corpus_papers().itertuples():
         result = extract_pdf(paper.local_pdf, ExtractionOptions(ocr_engine="none"), None)
-        paper_rows, _ = clean_and_chunk_paper(paper.paper_id, paper.title, [(p.page, p.text) for p in result.pages],
+        paper_rows, _ = clean_and_chunk_paper(paper.paper_id, paper.title,
+                                              [(p.page, p.text, p.blocks) for p in result.pages],
                                               splitter, model.tokenizer, options, drop_references)
         rows += paper_rows
+    return pd.DataFrame(rows)
+
+
+def _flat_rows(paper_id: str, spans: list[tuple[str, int, int]]) -> list[dict]:
+    """Chunks embedded as they are: no title, no section (chunk_index adds no header then)."""
+    rows = {}
+    for text, first, last in spans:
+        chunk_id = chunk_id_for(paper_id, text)
+        rows.setdefault(chunk_id, {"chunk_id": chunk_id, "vector_id": vector_id_for(chunk_id), "paper_id": paper_id,
+                                   "title": "", "section": "", "page_start": first, "page_end": last, "text": text})
+    return list(rows.values())
+
+
+def plain_pages(path: str) -> list[tuple[int, str]]:
+    with pymupdf.open(path) as doc:
+        return [(number, page.get_text("text")) for number, page in enumerate(doc, start=1)]
+
+
+def build_flat_chunks(model, chunk_tokens: int = 200) -> pd.DataFrame:
+    """The pipeline before structure-aware extraction (up to commit 1cbcbbe): PyMuPDF page text,
+    line-based cleaning (running lines, reference list), 200-token chunks, no context header."""
+    options = ChunkingOptions(chunk_tokens=chunk_tokens, overlap_tokens=chunk_tokens // 7)
+    splitter = make_splitter(model.tokenizer, options)
+    rows = []
+    for paper in corpus_papers().itertuples():
+        pages = plain_pages(paper.local_pdf)
+        cleaned, _ = clean_pages([text for _, text in pages])
+        spans = split_with_pages([(n, t) for (n, _), t in zip(pages, cleaned) if t], splitter)
+        rows += _flat_rows(paper.paper_id, [s for s in spans if len(s[0]) >= options.min_chunk_chars])
+    return pd.DataFrame(rows)
+
+
+def build_notebook_chunks(chunk_chars: int = 1000) -> pd.DataFrame:
+    """The issue's naive notebook: PyMuPDF text cut into fixed 1,000-character pieces."""
+    rows = []
+    for paper in corpus_papers().itertuples():
+        pages = plain_pages(paper.local_pdf)
+        text, starts = "", []
+        for number, page_text in pages:
+            starts.append((len(text), number))
+            text += page_text
+        page_at = lambda offset: max(n for start, n in starts if start <= offset)  # noqa: E731
+        spans = [(text[i:i + chunk_chars], page_at(i), page_at(min(len(text), i + chunk_chars) - 1))
+                 for i in range(0, len(text), chunk_chars) if text[i:i + chunk_chars].strip()]
+        rows += _flat_rows(paper.paper_id, spans)
     return pd.DataFrame(rows)
 
 
@@ -70,10 +122,8 @@ def paired_bootstrap_ci(a: np.ndarray, b: np.ndarray, rounds: int = 10_000, seed
     return tuple(np.percentile(diff[samples].mean(axis=1), [2.5, 97.5]).round(3))
 
 
-def evaluate_setting(model, question_sets: dict[str, list[LabelledQuestion]], chunk_tokens: int,
-                     drop_references: bool) -> dict:
+def evaluate_setting(model, question_sets: dict[str, list[LabelledQuestion]], chunks: pd.DataFrame, label: str) -> dict:
     """Per method and question set, the first-relevant rank of every question."""
-    chunks = build_corpus_chunks(model, drop_references=drop_references, chunk_tokens=chunk_tokens)
     embed = lambda texts: encode_texts(model, texts)  # noqa: E731
     index, stats = update_chunk_index(None, chunks, embed, IndexOptions(), "all-MiniLM-L6-v2")
     ranks = {}
@@ -81,8 +131,7 @@ def evaluate_setting(model, question_sets: dict[str, list[LabelledQuestion]], ch
         retriever = Retriever(index, embed, fusion=fusion)
         ranks[name] = {set_name: first_relevant_ranks(retriever, questions, mode)
                        for set_name, questions in question_sets.items()}
-    return {"chunk_tokens": chunk_tokens, "drop_references": drop_references, "chunks": len(chunks),
-            "embed_seconds": stats.embed_seconds, "ranks": ranks}
+    return {"setting": label, "chunks": len(chunks), "embed_seconds": stats.embed_seconds, "ranks": ranks}
 
 
 def table(ranks: dict, set_names: list[str]) -> pd.DataFrame:
@@ -103,49 +152,72 @@ def hybrid_vs_best_single(ranks: dict, set_names: list[str]) -> str:
             f"(95% paired bootstrap interval {low:+.3f} … {high:+.3f})")
 
 
+def before_after(results: dict[str, dict], set_names: list[str], methods: list[str]) -> pd.DataFrame:
+    """One row per (index, method) on the given question sets."""
+    frames = []
+    for label, result in results.items():
+        frame = table({m: result["ranks"][m] for m in methods}, set_names)
+        frames.append(frame.assign(index=label)[["index", *frame.columns]])
+    return pd.concat(frames, ignore_index=True)
+
+
 def main() -> dict:
     from spark_arxiv_assets.resources.models import load_sentence_transformer
 
     model = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
     question_sets = {name: load_questions(file_name) for name, file_name in {**QUESTION_SETS, **TABLE_SETS}.items()}
-    settings = [(200, True), (200, False), (128, True), (240, True)]  # (200, True) is the pipeline default
-    results = [evaluate_setting(model, question_sets, tokens, drop) for tokens, drop in settings]
-    default, kept = results[0], results[1]
+    indexes = {  # label → chunks; the first is the pipeline's default, the second what it did before
+        "structured (default)": build_corpus_chunks(model),
+        "flat (before)": build_flat_chunks(model),
+        "notebook: 1,000 characters": build_notebook_chunks(),
+        "structured, references kept": build_corpus_chunks(model, drop_references=False),
+        "structured, 128 tokens": build_corpus_chunks(model, chunk_tokens=128),
+        "structured, 240 tokens": build_corpus_chunks(model, chunk_tokens=240),
+    }
+    results = {label: evaluate_setting(model, question_sets, chunks, label) for label, chunks in indexes.items()}
+    default = results["structured (default)"]
+    compared = {k: results[k] for k in ("structured (default)", "flat (before)", "notebook: 1,000 characters")}
     everything = list(QUESTION_SETS)
-    counts = {name: len(question_sets[name]) for name in QUESTION_SETS}
-    table_counts = {name: len(question_sets[name]) for name in TABLE_SETS}
+    counts = {name: len(question_sets[name]) for name in {**QUESTION_SETS, **TABLE_SETS}}
+    all_methods = [name for name, _, _ in METHODS]
 
-    sections = [f"**Held-out set** ({counts['holdout']} questions, written after the fusion was frozen "
-                f"and never used to choose it): {hybrid_vs_best_single(default['ranks'], ['holdout'])}\n\n"
-                + markdown_table(table(default["ranks"], ["holdout"]))]
-    for name in ("A", "B"):
-        sections.append(f"**Set {name}** ({counts[name]} questions, used to choose the fusion)\n\n"
-                        + markdown_table(table(default["ranks"], [name])))
-    sections.append(f"**All {sum(counts.values())} questions**: {hybrid_vs_best_single(default['ranks'], everything)}"
-                    f"\n\n" + markdown_table(table(default["ranks"], everything)))
-    sections.append(f"**Answers in tables and lists**: {table_counts['tables']} questions "
-                    f"(`benchmarks/{TABLE_SETS['tables']}`)\n\n" + markdown_table(table(default["ranks"], ["tables"]))
-                    + f"\n\nand {table_counts['tables_holdout']} held out (`benchmarks/{TABLE_SETS['tables_holdout']}`, "
-                    "drawn before any structure-aware extraction was built)\n\n"
-                    + markdown_table(table(default["ranks"], ["tables_holdout"])))
-    for r in results[1:]:
-        label = f"{r['chunk_tokens']}-token chunks, references {'dropped' if r['drop_references'] else 'kept'}"
-        sections.append(f"**{label}**, all questions: {r['chunks']} chunks, embedded in {r['embed_seconds']:.1f}s\n\n"
-                        + markdown_table(table(r["ranks"], everything)))
-
+    sections = [
+        f"**Held-out set** ({counts['holdout']} questions, written after the fusion was frozen and never used to "
+        f"choose it); on the default index {hybrid_vs_best_single(default['ranks'], ['holdout'])}\n\n"
+        + markdown_table(before_after(compared, ["holdout"], all_methods)),
+        f"**Answers in tables and lists, held out** ({counts['tables_holdout']} questions, "
+        f"`benchmarks/{TABLE_SETS['tables_holdout']}`, drawn before structure-aware extraction was built and not "
+        f"looked at while building it)\n\n" + markdown_table(before_after(compared, ["tables_holdout"], all_methods)),
+        f"**Answers in tables and lists** ({counts['tables']} questions, `benchmarks/{TABLE_SETS['tables']}`)\n\n"
+        + markdown_table(before_after(compared, ["tables"], all_methods)),
+        f"**Sets A and B** ({counts['A']} + {counts['B']} questions, used to choose the fusion)\n\n"
+        + markdown_table(before_after(compared, ["A", "B"], all_methods)),
+        f"**All {sum(counts[n] for n in everything)} page-labelled questions**: "
+        f"{hybrid_vs_best_single(default['ranks'], everything)}",
+    ]
+    other = {k: v for k, v in results.items() if k not in compared}
+    sections.append("**Other settings of the structured index**, hybrid (convex), all page-labelled questions and "
+                    "the table/list bucket:\n\n" + markdown_table(pd.concat([
+                        before_after(other, everything, [DEFAULT_HYBRID]).assign(questions_set="A+B+holdout"),
+                        before_after(other, list(TABLE_SETS), [DEFAULT_HYBRID]).assign(questions_set="tables")],
+                        ignore_index=True)))
+    sizes = ", ".join(f"{label}: {r['chunks']} chunks embedded in {r['embed_seconds']:.1f}s"
+                      for label, r in results.items())
     markdown = (
-        f"## Retrieval quality ({sum(counts.values())} questions over the papers of ../shared/corpora/pdfs)\n\n"
-        f"Hand-written questions, each labelled with every page that states its answer; a hit is a chunk of the "
-        f"right paper whose page span covers one of those pages. Sets A (`benchmarks/{QUESTION_SETS['A']}`) and "
-        f"B (`benchmarks/{QUESTION_SETS['B']}`) were looked at while choosing how hybrid merges the two lists; "
-        f"the held-out set (`benchmarks/{QUESTION_SETS['holdout']}`) was written after that choice was frozen. "
-        f"The default hybrid is a convex combination (dense weight 0.5) of scores scaled from their theoretical "
-        f"minimum to the list's best; `hybrid (rrf)` is reciprocal rank fusion with k = 60. Default index: "
-        f"200-token chunks, references dropped, {default['chunks']} chunks embedded in "
-        f"{default['embed_seconds']:.1f}s.\n\n" + "\n\n".join(sections) +
-        f"\n\nKeeping reference lists embeds {kept['chunks']} instead of {default['chunks']} chunks "
-        f"({kept['embed_seconds'] / default['embed_seconds']:.2f}× the embedding time of dropping them).")
-    raw = {"question_sets": {**QUESTION_SETS, **TABLE_SETS}, "results": results}
+        f"## Retrieval quality ({sum(counts[n] for n in everything)} page-labelled questions and "
+        f"{counts['tables'] + counts['tables_holdout']} table/list questions over the papers of ../shared/corpora/pdfs)"
+        f"\n\n`python -m benchmarks.retrieval_quality`. Hand-written questions, each labelled with every page that "
+        f"states its answer; a hit is a chunk of the right paper whose page span covers one of those pages (for the "
+        f"table/list bucket the chunk must also contain the answer's cell or item). Sets A and B were looked at while "
+        f"choosing how hybrid merges the two lists; the held-out sets were not. The default hybrid is a convex "
+        f"combination (dense weight 0.5) of scores scaled from their theoretical minimum to the list's best; "
+        f"`hybrid (rrf)` is reciprocal rank fusion with k = 60.\n\nIndexes, built in the same run: "
+        f"**structured (default)** is what the pipeline indexes now (structure-aware blocks, tables as Markdown "
+        f"never split mid-row, 200-token chunks embedded and BM25-indexed under a \"title › section\" header); "
+        f"**flat (before)** is the pipeline before that (PyMuPDF page text, line-based cleaning, 200-token "
+        f"chunks, no header); **notebook** is the naive baseline of issue 14 (PyMuPDF text in fixed 1,000-character "
+        f"pieces).\n\n" + "\n\n".join(sections) + f"\n\nSizes: {sizes}.")
+    raw = {"question_sets": {**QUESTION_SETS, **TABLE_SETS}, "results": list(results.values())}
     write_section("retrieval_quality", markdown, raw)
     print(markdown)
     return raw

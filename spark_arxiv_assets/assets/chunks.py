@@ -27,8 +27,9 @@ class ChunksConfig(Config):
 @asset(group_name="extract", io_manager_key="parquet_io_manager", compute_kind="langchain", partitions_def=MONTHS,
        backfill_policy=ONE_RUN, pool=SPARK_POOL, ins={"paper_pages": AssetIn(metadata=MANIFEST_ONLY)},
        check_specs=[AssetCheckSpec("chunks_complete_and_sized", asset="paper_chunks",
-                                   description="Ids are unique, sizes fit the embedding model, and every paper "
-                                               "with text has chunks.")])
+                                   description="Ids are unique, sizes fit the embedding model, every paper "
+                                               "with text has chunks, and every chunk of a paper with "
+                                               "headings has a section path.")])
 def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pages: pd.DataFrame,
                  arxiv_metadata: pd.DataFrame, embedder: EmbeddingModel, pyspark: LazyPySparkResource,
                  page_files_io_manager: ResourceParam[PageFilesIOManager]):
@@ -69,16 +70,19 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
         "preview": MetadataValue.md(markdown_table(frame[["chunk_id", "paper_id", "page_start", "chunk_type",
                                                           "section", "n_tokens", "text"]], max_chars=100)),
     })
-    yield _complete_and_sized(frame, manifest)
+    yield _complete_and_sized(frame, manifest, {s["paper_id"] for s in stats if s["headings"]})
 
 
-def _complete_and_sized(paper_chunks: pd.DataFrame, manifest: pd.DataFrame) -> AssetCheckResult:
+def _complete_and_sized(paper_chunks: pd.DataFrame, manifest: pd.DataFrame, papers_with_headings: set[str]
+                        ) -> AssetCheckResult:
     with_text = set(manifest.loc[manifest["n_pages"] > manifest["empty_pages"], "paper_id"])
     without_chunks = sorted(with_text - set(paper_chunks["paper_id"]))
     too_long = int((paper_chunks["n_tokens"] > MAX_MODEL_TOKENS).sum())
     duplicates = int(paper_chunks["chunk_id"].duplicated().sum())
     empty = int((paper_chunks["text"].str.strip().str.len() == 0).sum())
-    passed = not without_chunks and too_long == 0 and duplicates == 0 and empty == 0
+    unsectioned = int((paper_chunks["paper_id"].isin(papers_with_headings) & (paper_chunks["section"] == "")).sum())
+    passed = not without_chunks and too_long == 0 and duplicates == 0 and empty == 0 and unsectioned == 0
     return AssetCheckResult(check_name="chunks_complete_and_sized", passed=passed, metadata={
         "chunks": len(paper_chunks), "papers_without_chunks": MetadataValue.json(without_chunks),
-        "over_token_limit": too_long, "duplicate_ids": duplicates, "empty": empty})
+        "over_token_limit": too_long, "duplicate_ids": duplicates, "empty": empty,
+        "chunks_without_section_in_papers_with_headings": unsectioned})

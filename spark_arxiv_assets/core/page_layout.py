@@ -134,17 +134,54 @@ def table_markdown(rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def _cell_lines(cell, words: list[tuple]) -> list[tuple[float, str]]:
+    """(y, text) of each text line inside a cell, top to bottom, words in the text layer's order."""
+    if not cell:
+        return []
+    lines: list[list] = []  # [y, [words]]
+    for w in words:
+        x, y = (w[0] + w[2]) / 2, (w[1] + w[3]) / 2
+        if cell[0] <= x <= cell[2] and cell[1] <= y <= cell[3]:
+            line = next((line for line in lines if abs(line[0] - y) < 2.5), None)
+            if line is None:
+                lines.append([y, [w[4]]])
+            else:
+                line[1].append(w[4])
+    return [(y, " ".join(text)) for y, text in sorted(lines, key=lambda line: line[0])]
+
+
+def _split_stacked_row(cells: list[list[tuple[float, str]]]) -> list[list[str]]:
+    """A row the finder merged because no rule separates its lines ("GENIA - LAS" over "GENIA -
+    UAS", each number cell two lines high) is split back: when at least half of the filled cells
+    have the same number of lines n > 1 and the rest have at most one, it becomes n rows, a
+    one-line cell going to the line nearest to it (a label centred across the rows)."""
+    filled = [c for c in cells if c]
+    heights = Counter(len(c) for c in filled)
+    n = max(heights, default=0)
+    if n < 2 or heights[n] * 2 < len(filled) or any(1 < len(c) < n for c in filled):
+        return [[" ".join(text for _, text in c) for c in cells]]
+    anchors = [y for y, _ in next(c for c in filled if len(c) == n)]
+    rows = [[""] * len(cells) for _ in range(n)]
+    for col, cell in enumerate(cells):
+        if len(cell) == n:
+            for i, (_, text) in enumerate(cell):
+                rows[i][col] = text
+        elif cell:
+            nearest = min(range(n), key=lambda i: abs(anchors[i] - cell[0][0]))
+            rows[nearest][col] = cell[0][1]
+    return rows
+
+
 def _cell_texts(table, words: list[tuple]) -> list[list[str]]:
     """Each cell's words in the text layer's own order. The finder's `extract()` re-sorts
     characters by position and breaks numbers whose decimal point sits lower ("0965 .")."""
     rows = []
-    for row in table.rows:
-        cells = []
-        for cell in row.cells:
-            inside = [w[4] for w in words if cell and cell[0] <= (w[0] + w[2]) / 2 <= cell[2]
-                      and cell[1] <= (w[1] + w[3]) / 2 <= cell[3]]
-            cells.append(" ".join(inside))
-        rows.append(cells)
+    for number, row in enumerate(table.rows):
+        cells = [_cell_lines(cell, words) for cell in row.cells]
+        if number == 0:  # a header's lines are one label wrapped ("Inference / time (secs)")
+            rows.append([" ".join(text for _, text in c) for c in cells])
+        else:
+            rows += _split_stacked_row(cells)
     return rows
 
 

@@ -13,6 +13,7 @@ import pymupdf
 from .ocr import OcrEngine
 from .page_layout import PageLayout, RawBlock, body_font_size, document_outline, page_layout, raw_blocks
 from .pdf_validation import pdf_file_problem
+from .sections import blocks_from_text
 
 EXTRACTOR_VERSION = "pymupdf-layout-2"  # bump when extraction changes: cached pages are redone
 
@@ -129,9 +130,7 @@ def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) ->
                                                  f"{type(exc).__name__}: {exc})"[:300], page_count=doc.page_count)
                 ocr_pages += 1
                 text = clean_unicode(text)
-                blocks_out = [{"kind": "text", "text": p.strip(), "bbox": [0, 0, 0, 0]}
-                              for p in text.split("\n\n") if p.strip()]
-                result.pages.append(PageText(number, text, "ocr" if text.strip() else "empty", blocks_out))
+                result.pages.append(PageText(number, text, "ocr" if text.strip() else "empty", blocks_from_text(text)))
             else:
                 layer[number] = blocks
                 result.pages.append(PageText(number, "", "text"))

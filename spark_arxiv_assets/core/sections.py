@@ -135,6 +135,7 @@ def paper_units(pages: list[tuple[int, list[dict]]], drop_references: bool = Tru
 
 
 def blocks_from_text(text: str) -> list[dict]:
-    """Pages stored before structure-aware extraction, or OCR'd: paragraphs as text blocks."""
-    return [{"kind": "text", "text": part} for part in re.split(r"\n\s*\n", text) if part.strip()] or (
-        [{"kind": "text", "text": text}] if text.strip() else [])
+    """A page known only as text (OCR'd, or stored before structure-aware extraction): one text
+    block per line, so a running header is a block of its own; consecutive lines are joined
+    again when chunked."""
+    return [{"kind": "text", "text": line.strip()} for line in text.splitlines() if line.strip()]

@@ -1,0 +1,152 @@
+"""Structure-aware extraction on the real papers of ../shared/corpora: tables as Markdown of the
+right shape, two-column reading order, figures cropped with their captions, reference lists
+found, and a section path on every chunk of a paper with headings."""
+import functools
+
+import pymupdf
+import pytest
+
+from spark_arxiv_assets.core.chunking import ChunkingOptions, chunk_units, clean_and_chunk_paper, make_splitter
+from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
+from spark_arxiv_assets.core.rag_prompt import linearize_tables
+from spark_arxiv_assets.core.sections import FRONT_MATTER, Unit
+from spark_arxiv_assets.resources.models import load_sentence_transformer
+
+FULL_ARXIV_PAPERS = ["2501.10120v1", "2206.10883v3", "2302.07302v1"]  # the corpus' other arXiv files are one page
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_sentence_transformer("all-MiniLM-L6-v2", "cpu").tokenizer
+
+
+@functools.lru_cache(maxsize=None)
+def _extracted(path: str):
+    result = extract_pdf(path, ExtractionOptions(ocr_engine="none"), None)
+    assert result.problem is None, result.problem
+    return result
+
+
+def extracted(corpora, name: str):
+    return _extracted(str(corpora / "pdfs" / f"{name}.pdf"))
+
+
+def chunked(corpora, name: str, tokenizer, drop_references: bool = True):
+    options = ChunkingOptions()
+    pages = [(p.page, p.text, p.blocks) for p in extracted(corpora, name).pages]
+    return clean_and_chunk_paper(name, name, pages, make_splitter(tokenizer, options), tokenizer, options,
+                                 drop_references)
+
+
+def markdown_rows(text: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("|") and not set(line) <= set("|-: ")]
+
+
+def test_table_page_gives_table_chunks_of_the_right_shape(corpora, tokenizer):
+    """1903.10676's Table 1 has 2 header rows and 13 result rows in 8 columns (the GENIA LAS/UAS
+    and Paper Field/SciCite rows share one ruled cell and are split back); Table 2 is 5 × 4."""
+    rows, stats = chunked(corpora, "1903.10676-p-table", tokenizer)
+    assert stats.tables == 2
+    table1 = [r for r in rows if r["chunk_type"] == "table" and r["text"].startswith("Table 1:")]
+    body = [row for chunk in table1 for row in markdown_rows(chunk["text"])[1:]]  # each chunk repeats the header
+    assert all(markdown_rows(c["text"])[0][:4] == ["Field", "Task", "Dataset", "SOTA"] for c in table1)
+    assert len(body) + 1 == 15 and {len(row) for row in body} == {8}, body
+    assert ["", "", "GENIA (Kim et al., 2003) - UAS", "92.84", "91.84", "91.89", "92.00", "91.99"] in body
+    table2 = [r for r in rows if r["chunk_type"] == "table" and r["text"].startswith("Table 2:")]
+    assert len(table2) == 1 and [len(row) for row in markdown_rows(table2[0]["text"])] == [4] * 5
+    assert all(r["n_tokens"] <= 256 for r in rows)
+
+
+def test_long_table_is_split_between_rows_with_its_header_repeated(tokenizer):
+    options = ChunkingOptions(chunk_tokens=80)
+    lines = [f"| model {i} | {i * 0.01:.2f} | {i * 3} |" for i in range(40)]
+    unit = Unit("table", "5 Results", [(4, "\n".join(lines))], header="| Model | F1 | Steps |\n|---|---|---|",
+                caption="Table 3: A long table.")
+    chunks = chunk_units("p", "T", [unit], make_splitter(tokenizer, options), tokenizer, options)
+    assert len(chunks) > 3
+    seen = []
+    for chunk in chunks:
+        text_lines = chunk["text"].splitlines()
+        assert text_lines[:3] == ["Table 3: A long table.", "| Model | F1 | Steps |", "|---|---|---|"]
+        assert all(line in lines for line in text_lines[3:])  # whole rows only
+        seen += text_lines[3:]
+        assert len(tokenizer.encode(chunk["text"], add_special_tokens=False)) <= 80
+    assert seen == lines and {c["section"] for c in chunks} == {"5 Results"}
+
+
+def test_two_column_pages_keep_reading_order(corpora):
+    """Left column before right column, across a full-width figure at the top of the page."""
+    page2 = extracted(corpora, "2501.10120v1").pages[1].text
+    assert page2.index("Figure 1: Architecture of PaSa") < page2.index("In this paper, we introduce PaSa")
+    assert page2.index("introduce PaSa") < page2.index("Effective training requires") < \
+        page2.index("Although AutoScholarQuery only provides")
+    page3 = extracted(corpora, "2302.07302v1").pages[2].text
+    assert page3.index("2 RELATED WORK") < page3.index("2.1 Scientific Paper Reading Interfaces")
+    # sorting blocks top to bottom alone would put the right column's first line (y = 87) first
+    assert page3.index("This paper contributes") < page3.index("papers to help users to better prioritize")
+
+
+def test_figure_captions_are_linked_to_their_cropped_figures(corpora):
+    expected = {"2501.10120v1": {"Figure 1", "Figure 2", "Figure 3"},
+                "2302.07302v1": {f"Figure {n}" for n in range(1, 9)},
+                "biorxiv-2022.03.19.484946": {f"Figure {n}" for n in range(1, 5)}}
+    for name, labels in expected.items():
+        figures = [(page, block) for page in extracted(corpora, name).pages for block in page.blocks
+                   if block["kind"] == "figure"]
+        assert {block["label"] for _, block in figures} == labels, name
+        for page, block in figures:
+            assert block["caption"].lower().startswith(("figure", "fig")) and block["image"] >= 0, (name, block)
+            image = pymupdf.Pixmap(page.figures[block["image"]])
+            assert image.width >= 100 and image.height >= 50, (name, block["label"])
+            x0, y0, x1, y1 = block["bbox"]  # the figure's region (a graphic), not the caption's line
+            assert x1 - x0 >= 24 and y1 - y0 >= 24
+
+
+def test_reference_lists_are_found_in_every_arxiv_paper(corpora, tokenizer):
+    for name in FULL_ARXIV_PAPERS:
+        rows, stats = chunked(corpora, name, tokenizer)
+        assert stats.reference_entries >= 20 and stats.reference_chars_dropped > 3000, (name, stats)
+        assert not any("References" in r["section"] or "REFERENCES" in r["section"] for r in rows), name
+        kept, _ = chunked(corpora, name, tokenizer, drop_references=False)
+        assert any(r["section"].lower().startswith("references") for r in kept), name
+    for excerpt in ["1903.10676-p-table", "2305.03393v1-p9"]:  # one page each, without a reference list
+        assert chunked(corpora, excerpt, tokenizer)[1].reference_entries == 0
+
+
+def test_every_chunk_has_a_section_path_when_the_paper_has_headings(corpora, tokenizer):
+    for name in FULL_ARXIV_PAPERS + ["biorxiv-2022.03.19.484946", "2305.03393v1-p9"]:
+        rows, stats = chunked(corpora, name, tokenizer)
+        assert stats.headings >= 2, name
+        assert all(r["section"] for r in rows), name
+        assert all(r["page_start"] == 1 for r in rows if r["section"] == FRONT_MATTER), name
+    rows, _ = chunked(corpora, "2501.10120v1", tokenizer)
+    hyperparameters = next(r for r in rows if r["chunk_type"] == "table" and "1e-6" in r["text"])
+    assert hyperparameters["section"] == "5 Experiments › 5.1 Experimental Setting"
+    assert hyperparameters["text"].startswith("Table 4: The hyperparameters used in PPO training.")
+
+
+def test_the_model_reads_table_rows_with_their_column_names():
+    table = "Table 1: Latency.\n| Retriever | Latency (ms) | MRR |\n|---|---|---|\n| BM25 | 12 | 0.49 |"
+    assert linearize_tables(table) == "Table 1: Latency.\nRetriever: BM25; Latency (ms): 12; MRR: 0.49"
+
+
+def test_a_figure_with_a_thin_caption_gets_its_text_from_ocr(tmp_path):
+    """A raster figure has no text layer; when its caption says little, OCR reads the figure."""
+    from spark_arxiv_assets.core.ocr import LazyOcrEngine
+
+    drawing = pymupdf.open()
+    sheet = drawing.new_page(width=300, height=120)
+    sheet.insert_text((20, 70), "VALIDATION LOSS", fontsize=28)
+    picture = sheet.get_pixmap(dpi=150).tobytes("png")
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_text((72, 80), "Some body text above the figure, long enough to be a paragraph of the paper.")
+    page.insert_image(pymupdf.Rect(72, 120, 372, 240), stream=picture)
+    page.insert_text((72, 260), "Figure 2: Loss.")
+    path = tmp_path / "thin-caption.pdf"
+    doc.save(path)
+    result = extract_pdf(str(path), ExtractionOptions(), LazyOcrEngine("rapidocr"))
+    figure = next(b for b in result.pages[0].blocks if b["kind"] == "figure")
+    assert figure["caption"] == "Figure 2: Loss." and "VALIDATION" in figure["figure_text"].upper()
+    assert result.pages[0].method == "text"  # the page itself has a text layer: no page OCR
