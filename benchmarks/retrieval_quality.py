@@ -184,14 +184,14 @@ def main() -> dict:
     sections = [
         f"**Held-out set** ({counts['holdout']} questions, written after the fusion was frozen and never used to "
         f"choose it); on the default index {hybrid_vs_best_single(default['ranks'], ['holdout'])}\n\n"
-        + markdown_table(before_after(compared, ["holdout"], all_methods)),
+        + markdown_table(before_after(compared, ["holdout"], all_methods), max_rows=20),
         f"**Answers in tables and lists, held out** ({counts['tables_holdout']} questions, "
         f"`benchmarks/{TABLE_SETS['tables_holdout']}`, drawn before structure-aware extraction was built and not "
-        f"looked at while building it)\n\n" + markdown_table(before_after(compared, ["tables_holdout"], all_methods)),
+        f"looked at while building it)\n\n" + markdown_table(before_after(compared, ["tables_holdout"], all_methods), max_rows=20),
         f"**Answers in tables and lists** ({counts['tables']} questions, `benchmarks/{TABLE_SETS['tables']}`)\n\n"
-        + markdown_table(before_after(compared, ["tables"], all_methods)),
+        + markdown_table(before_after(compared, ["tables"], all_methods), max_rows=20),
         f"**Sets A and B** ({counts['A']} + {counts['B']} questions, used to choose the fusion)\n\n"
-        + markdown_table(before_after(compared, ["A", "B"], all_methods)),
+        + markdown_table(before_after(compared, ["A", "B"], all_methods), max_rows=20),
         f"**All {sum(counts[n] for n in everything)} page-labelled questions**: "
         f"{hybrid_vs_best_single(default['ranks'], everything)}",
     ]

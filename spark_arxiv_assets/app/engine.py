@@ -54,7 +54,8 @@ def format_sources(hits: list[Hit], excerpt_chars: int = 400,
         ident = f"[arXiv:{hit.paper_id}]({link})" if link else hit.paper_id
         where = f"{ident}, {hit.section + ', ' if hit.section else ''}{pages}"
         excerpt = hit.text[:excerpt_chars] + ("…" if len(hit.text) > excerpt_chars else "")
-        body = excerpt if hit.chunk_type == "table" else "> " + excerpt.replace("\n", "\n> ")
+        # a table whole (a chunk holds whole rows; cut, it would not render), other passages quoted
+        body = hit.text if hit.chunk_type == "table" else "> " + excerpt.replace("\n", "\n> ")
         png = figure_png(hit) if hit.figure_ref else None
         if png:
             body = f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" alt="figure of [{number}]" ' \

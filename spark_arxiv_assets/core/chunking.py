@@ -25,7 +25,9 @@ class ChunkingOptions:
 def contextual_text(title: str, section: str, text: str) -> str:
     """What is embedded and BM25-indexed: the passage under a short header naming the paper and
     section (contextual chunk headers), so "the learning rate" in an appendix table is found
-    by a question naming the method. The chat shows `text` alone."""
+    by a question naming the method. The chat shows `text` alone. A table stays Markdown here:
+    as "column: value" rows (what the answering model is shown) its table/list questions
+    scored lower in the retrieval benchmark's development set (BM25 MRR 0.54 vs 0.64)."""
     context = SECTION_SEPARATOR.join(part for part in (title, section) if part)
     if len(context) > MAX_CONTEXT_CHARS:
         context = context[:MAX_CONTEXT_CHARS - 1] + "…"

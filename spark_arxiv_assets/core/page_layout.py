@@ -11,6 +11,7 @@ The paper title is a `title` block. Headings come from the PDF's outline when it
 papers with hyperref do), else from font size and weight."""
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -126,9 +127,13 @@ def _cell(value) -> str:
 
 
 def table_markdown(rows: list[list]) -> str:
-    """The first row is the header; every row has the same number of cells."""
+    """The first row is the header when more than half of its cells are filled; otherwise the
+    table gets an empty header row, so no data row is taken for column names. Every row has
+    the same number of cells."""
     cols = max(len(r) for r in rows)
     cells = [[_cell(c) for c in r] + [""] * (cols - len(r)) for r in rows]
+    if sum(bool(c) for c in cells[0]) * 2 <= cols:
+        cells = [[""] * cols] + cells
     lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * cols]
     lines += ["| " + " | ".join(r) + " |" for r in cells[1:]]
     return "\n".join(lines)
@@ -221,6 +226,35 @@ def _figure_region(caption: Rect, graphics: list[Rect], page_height: float) -> R
     return None
 
 
+def match_captions(captions: list[Rect], tables: list[Rect], page_height: float) -> dict[int, int]:
+    """caption index → table index, chosen together: stacked tables (table, caption, table,
+    caption) leave the middle caption as close to the table below as to its own, and only the
+    best assignment of all captions tells them apart. A caption further than 15% of the page
+    from every table, or not sharing its columns, stays unmatched."""
+    limit = 0.15 * page_height
+
+    def gap(c: Rect, t: Rect) -> float:
+        if not _overlaps_x(c, t):
+            return float("inf")
+        return min(abs(t[3] - c[1]), abs(c[3] - t[1]))
+
+    slots = list(range(len(tables))) + [None] * len(captions)  # None: no table for this caption
+    best: tuple[float, dict[int, int]] = (float("inf"), {})
+    if len(captions) > 6 or len(tables) > 6:  # rare: nearest table, one caption at a time
+        taken: dict[int, int] = {}
+        for ci, c in enumerate(captions):
+            free = [(gap(c, t), ti) for ti, t in enumerate(tables) if ti not in taken.values()]
+            near = min(free, default=(float("inf"), None))
+            if near[0] <= limit:
+                taken[ci] = near[1]
+        return taken
+    for choice in set(itertools.permutations(slots, len(captions))):
+        cost = sum(limit if ti is None else gap(captions[ci], tables[ti]) for ci, ti in enumerate(choice))
+        if cost < best[0]:
+            best = (cost, {ci: ti for ci, ti in enumerate(choice) if ti is not None})
+    return {ci: ti for ci, ti in best[1].items() if gap(captions[ci], tables[ti]) <= limit}
+
+
 def _heading_level(block: RawBlock, body_size: float, outline: list[tuple[int, str]]) -> int:
     """0 when the block is not a heading. With an outline, only its titles are headings."""
     text = " ".join(line.text for line in block.lines)
@@ -296,10 +330,12 @@ def _ocr_region(page: pymupdf.Page, region: Rect, ocr) -> str:
 
 
 def page_layout(page: pymupdf.Page, blocks: list[RawBlock], body_size: float, outline: list[tuple[int, str]],
-                is_first_page: bool, ocr=None) -> PageLayout:
+                is_first_page: bool, ocr=None, find_tables: bool = True) -> PageLayout:
     """Classifies one page's raw blocks; `outline` holds (level, title) of headings on this page."""
-    texts = " ".join(b.text for b in blocks)
-    tables = _tables(page) if re.search(r"\btab(?:le|\.)\s*[A-Z]?\d", texts, re.I) or page.get_drawings() else []
+    # The table finder runs PyMuPDF's layout model (≈0.25 s a page on a CPU core): only pages with
+    # a table caption pay for it. A table without a caption is read as text.
+    has_table_caption = any((m := CAPTION.match(b.text)) and m.group(1).lower().startswith("tab") for b in blocks)
+    tables = _tables(page) if find_tables and has_table_caption else []
     graphics = _graphics(page, tables)
     out: list[dict] = list(tables)
     layout = PageLayout()
@@ -324,17 +360,17 @@ def page_layout(page: pymupdf.Page, blocks: list[RawBlock], body_size: float, ou
         else:
             block["kind"] = "text"
         out.append(block)
+    table_captions = [raw for raw, match in captions if match.group(1).lower().startswith("tab")]
+    matched = match_captions([c.bbox for c in table_captions], [t["bbox"] for t in tables], page.rect.height)
     for raw, match in captions:
         label = f"{'Table' if match.group(1).lower().startswith('tab') else 'Figure'} {match.group(2)}"
         caption_text = re.sub(r"\s+", " ", raw.text)
         if label.startswith("Table"):
-            free = [t for t in tables if not t["label"] and _overlaps_x(t["bbox"], raw.bbox)]
-            table = min(free, key=lambda t: min(abs(t["bbox"][3] - raw.bbox[1]), abs(raw.bbox[3] - t["bbox"][1])),
-                        default=None)
-            if table is not None:
-                table.update(label=label, caption=caption_text)
-                continue
-            out.append({"kind": "text", "bbox": raw.bbox, "text": raw.text})  # a table we could not find
+            table_index = matched.get(table_captions.index(raw))
+            if table_index is not None:
+                tables[table_index].update(label=label, caption=caption_text)
+            else:
+                out.append({"kind": "text", "bbox": raw.bbox, "text": raw.text})  # a table we could not find
             continue
         region = _figure_region(raw.bbox, graphics, page.rect.height)
         figure = {"kind": "figure", "bbox": region or raw.bbox, "label": label, "caption": caption_text,

@@ -28,12 +28,14 @@ class ExtractionOptions:
     max_ocr_megapixels: float = 12.0  # pages are rendered for OCR at a dpi that keeps within this
     paper_timeout_s: float = 600.0  # wall-clock limit per paper, enforced inside the Spark task
     max_memory_mb: int = 4096  # address space one paper's extraction may add to its worker
+    find_tables: bool = True  # tables as Markdown on pages with a table caption (PyMuPDF's layout model)
 
     def extractor_id(self) -> str:
         """Names everything that shapes the extracted text (not the time and memory limits, which
         only decide whether a paper finishes): pages extracted under another id are redone."""
         return (f"{EXTRACTOR_VERSION}+{self.ocr_engine}+dpi{self.ocr_dpi}+min{self.min_text_chars}"
-                f"+mp{self.max_ocr_megapixels:g}+pages{self.max_pages}+chars{self.max_page_chars}")
+                f"+mp{self.max_ocr_megapixels:g}+pages{self.max_pages}+chars{self.max_page_chars}"
+                f"{'' if self.find_tables else '+notables'}")
 
 
 @dataclass
@@ -138,7 +140,7 @@ def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) ->
                 return PdfExtraction(problem=f"page {number} has {len(text):,} characters of text, above "
                                              f"max_page_chars={options.max_page_chars:,} (a text bomb?)",
                                      page_count=doc.page_count)
-        problem = _lay_out_pages(doc, result, layer, ocr if use_ocr else None)
+        problem = _lay_out_pages(doc, result, layer, ocr if use_ocr else None, options.find_tables)
         if problem:
             return PdfExtraction(problem=problem, page_count=doc.page_count)
     if not any(p.text.strip() for p in result.pages):
@@ -147,7 +149,8 @@ def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) ->
     return result
 
 
-def _lay_out_pages(doc: pymupdf.Document, result: PdfExtraction, layer: dict[int, list[RawBlock]], ocr) -> str | None:
+def _lay_out_pages(doc: pymupdf.Document, result: PdfExtraction, layer: dict[int, list[RawBlock]], ocr,
+                   find_tables: bool) -> str | None:
     """Second pass over text-layer pages, once the body font size of the whole paper is known.
     Returns a quarantine reason, or None."""
     body_size = body_font_size(list(layer.values()))
@@ -157,7 +160,8 @@ def _lay_out_pages(doc: pymupdf.Document, result: PdfExtraction, layer: dict[int
             continue
         try:
             layout: PageLayout = page_layout(doc.load_page(page_text.page - 1), layer[page_text.page], body_size,
-                                             outline.get(page_text.page, []), page_text.page == 1, ocr)
+                                             outline.get(page_text.page, []), page_text.page == 1, ocr,
+                                             find_tables)
         except PROGRAMMING_ERRORS:
             raise
         except Exception as exc:
