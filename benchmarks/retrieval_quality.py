@@ -95,6 +95,11 @@ def build_flat_chunks(model, chunk_tokens: int = 200) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _page_at(starts: list[tuple[int, int]], offset: int) -> int:
+    """The page holding character `offset`, from (start offset, page) pairs."""
+    return max(number for start, number in starts if start <= offset)
+
+
 def build_notebook_chunks(chunk_chars: int = 1000) -> pd.DataFrame:
     """The issue's naive notebook: PyMuPDF text cut into fixed 1,000-character pieces."""
     rows = []
@@ -104,8 +109,7 @@ def build_notebook_chunks(chunk_chars: int = 1000) -> pd.DataFrame:
         for number, page_text in pages:
             starts.append((len(text), number))
             text += page_text
-        page_at = lambda offset: max(n for start, n in starts if start <= offset)  # noqa: E731
-        spans = [(text[i:i + chunk_chars], page_at(i), page_at(min(len(text), i + chunk_chars) - 1))
+        spans = [(text[i:i + chunk_chars], _page_at(starts, i), _page_at(starts, min(len(text), i + chunk_chars) - 1))
                  for i in range(0, len(text), chunk_chars) if text[i:i + chunk_chars].strip()]
         rows += _flat_rows(paper.paper_id, spans)
     return pd.DataFrame(rows)

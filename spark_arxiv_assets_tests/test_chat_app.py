@@ -170,21 +170,29 @@ def test_paper_text_is_data_not_instructions(chat_server):
     assert "Sources: [1]" in answer and "cs/0001999" in answer
 
 
-@pytest.mark.browser
-def test_real_browser_asks_and_sees_a_citation(chat_server, test_output):
+def _ask_in_browser(driver, question: str, answers: int = 1) -> str:
+    """Types a question into the chat, waits until the conversation holds `answers` finished
+    answers (each ends with its "Sources:" line), and returns the conversation's text."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
+    box = WebDriverWait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
+    box.send_keys(question)
+    box.send_keys(Keys.ENTER)
+    WebDriverWait(driver, 120).until(lambda d: d.find_element(By.ID, "chatbot").text.count("Sources: [1]") >= answers)
+    time.sleep(0.5)
+    return driver.find_element(By.ID, "chatbot").text
+
+
+@pytest.mark.browser
+def test_real_browser_asks_and_sees_a_citation(chat_server, test_output):
+    from selenium.webdriver.common.by import By
+
     url, _ = chat_server
     with headless_chromium() as driver:
         driver.get(url)
-        box = WebDriverWait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
-        box.send_keys("What value of k did reciprocal rank fusion use?")
-        box.send_keys(Keys.ENTER)
-        WebDriverWait(driver, 120).until(lambda d: "Sources: [1]" in d.find_element(By.ID, "chatbot").text)
-        time.sleep(0.5)
-        chat_text = driver.find_element(By.ID, "chatbot").text
+        chat_text = _ask_in_browser(driver, "What value of k did reciprocal rank fusion use?")
         sources = driver.find_element(By.ID, "sources")
         assert "0001.00001" in chat_text and "Reciprocal Rank Fusion" in chat_text
         # The answer itself says 60 and cites the passage that states it (k = 60 is in the sample's RRF paper).
@@ -203,18 +211,13 @@ def test_real_browser_table_answer_and_figure_thumbnail(chat_server, test_output
     """A fact only the sample's Table 1 holds is answered and cited to the table's passage; a
     question about the sample's figure shows the figure's stored crop beside its citation."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     url, _ = chat_server
     with headless_chromium() as driver:
         driver.get(url)
-        box = WebDriverWait(driver, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, "#question textarea"))
-        box.send_keys("What was the latency of BM25 in milliseconds?")
-        box.send_keys(Keys.ENTER)
-        WebDriverWait(driver, 120).until(lambda d: "Sources: [1]" in d.find_element(By.ID, "chatbot").text)
-        time.sleep(0.5)
-        answer = driver.find_element(By.ID, "chatbot").text.split("milliseconds?")[-1].split("Sources:")[0]
+        answer = _ask_in_browser(driver, "What was the latency of BM25 in milliseconds?").split(
+            "milliseconds?")[-1].split("Sources:")[0]
         cited = cited_passages(answer)
         assert re.search(r"\b12\b", answer) and len(cited) == 1, answer
         sources = driver.find_element(By.ID, "sources")
@@ -222,11 +225,7 @@ def test_real_browser_table_answer_and_figure_thumbnail(chat_server, test_output
         assert "Latency (ms)" in cited_block and "BM25" in cited_block, cited_block  # the table, as a table
         assert sources.find_elements(By.TAG_NAME, "table")
 
-        box = driver.find_element(By.CSS_SELECTOR, "#question textarea")
-        box.send_keys("Which figure shows held-out F1 against training steps?")
-        box.send_keys(Keys.ENTER)
-        WebDriverWait(driver, 120).until(
-            lambda d: d.find_element(By.ID, "chatbot").text.count("Sources: [1]") == 2)
+        _ask_in_browser(driver, "Which figure shows held-out F1 against training steps?", answers=2)
         thumbnail = WebDriverWait(driver, 30).until(
             lambda d: d.find_element(By.ID, "sources").find_elements(By.CSS_SELECTOR, "img[alt^='figure of']"))[0]
         assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumbnail) > 100

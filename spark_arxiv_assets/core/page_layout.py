@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import pymupdf
 
+from .sections import THIN_CAPTION_WORDS
+
 CAPTION = re.compile(r"^\s*(fig(?:ure)?|table|tab)\.?\s*([A-Z]?\d+|[IVX]+)\s*[:.|]", re.I)
 BULLET = re.compile(r"^\s*(?:[•◦▪‣∙●■□➢►\-–—*]|\(?\d{1,2}[.)]|\([a-z]\)|\([ivx]+\))\s+\S")
 NUMBERED_HEADING = re.compile(r"^\s*((?:\d+|[A-H])(?:\.\d+)*)\.?\s+\S")
@@ -26,7 +28,6 @@ KNOWN_HEADINGS = {"abstract", "introduction", "conclusion", "conclusions", "refe
                   "materials and methods", "appendix", "background", "limitations", "literature cited"}
 MIN_GRAPHIC_SIDE = 24.0  # points: smaller images and drawings are rules, dots or icons, not figures
 THUMBNAIL_PX = 480  # longest side of a stored figure image
-THIN_CAPTION_WORDS = 12  # a caption shorter than this gets the figure's own text (OCR if it has none)
 
 Rect = tuple[float, float, float, float]
 

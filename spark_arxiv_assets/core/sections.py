@@ -16,6 +16,7 @@ _LEAF_HEADINGS = re.compile(r"^\s*(abstract|summary|keywords|acknowledge?ments?)
 _BULLET_START = re.compile(r"\n(?=\s*(?:[•◦▪‣∙●■□➢►\-–—*]|\(?\d{1,2}[.)]|\([a-z]\)|\([ivx]+\))\s)")
 SECTION_SEPARATOR = " › "
 FRONT_MATTER = "Front matter"  # the section of what comes before the first heading
+THIN_CAPTION_WORDS = 12  # a shorter caption is indexed with its figure's own text (OCR'd if it has none)
 
 
 @dataclass
@@ -116,7 +117,7 @@ def paper_units(pages: list[tuple[int, list[dict]]], drop_references: bool = Tru
                 stats.figures += 1
                 caption = normalise_text(block.get("caption", ""))
                 extra = normalise_text(block.get("figure_text", ""))
-                body = f"{caption}\nFigure text: {extra}" if extra and len(caption.split()) < 12 else caption
+                body = f"{caption}\nFigure text: {extra}" if extra and len(caption.split()) < THIN_CAPTION_WORDS else caption
                 units.append(Unit("figure_caption", section(), [(number, body)],
                                   figure=f"{number}:{block['image']}" if block.get("image", -1) >= 0 else ""))
                 continue
