@@ -120,7 +120,10 @@ def normalise_text(text: str) -> str:
 
 
 def clean_pages(page_texts: list[str], drop_references: bool = True) -> tuple[list[str], CleaningStats]:
-    """Cleans the pages of one paper (in page order); returns one string per page."""
+    """Cleans the pages of one paper (in page order); returns one string per page. The pipeline
+    now cleans page blocks (core.sections, which reuses `remove_running_lines` and
+    `normalise_text`); this plain-text path is what it did before, kept as the retrieval
+    benchmark's "flat" baseline."""
     stats = CleaningStats()
     pages = [text.splitlines() for text in page_texts]
     pages = remove_running_lines(pages, stats)

@@ -50,9 +50,10 @@ def drop_running_blocks(pages: list[tuple[int, list[dict]]], stats: CleaningStat
     out = []
     for (number, blocks), before, after in zip(pages, edges, kept):
         gone = Counter(before) - Counter(after)
+        edge = set(_edge_blocks(blocks))
         remaining = []
         for i, block in enumerate(blocks):
-            if i in _edge_blocks(blocks) and gone[block["text"]] > 0:
+            if i in edge and gone[block["text"]] > 0:
                 gone[block["text"]] -= 1
                 stats.header_footer_lines_removed += 1
                 continue
