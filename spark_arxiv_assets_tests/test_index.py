@@ -51,11 +51,16 @@ def test_adding_a_paper_embeds_only_its_chunks_and_deleting_removes_it(encoder, 
     assert retriever.search("4-bit NormalFloat quantisation", k=1)[0].paper_id == "2401.00002"
 
 
-def test_changing_the_embedding_model_re_embeds_everything(encoder):
+def test_changing_the_embedding_model_or_embedded_text_re_embeds_everything(encoder):
     index, _ = update_chunk_index(None, chunks_for("2401.00001"), encoder, IndexOptions(), "model-a")
     encoder.seen.clear()
-    _, stats = update_chunk_index(index, chunks_for("2401.00001"), encoder, IndexOptions(), "model-b")
+    index, stats = update_chunk_index(index, chunks_for("2401.00001"), encoder, IndexOptions(), "model-b")
     assert stats.added == 2 and len(encoder.seen) == 2
+    # vectors made from an older form of the embedded text are re-made too
+    index.manifest["embedded_text"] = "an older version"
+    encoder.seen.clear()
+    _, stats = update_chunk_index(index, chunks_for("2401.00001"), encoder, IndexOptions(), "model-b")
+    assert stats.added == 2 and len(encoder.seen) == 2 and stats.rebuild_reason.startswith("embedding model or")
 
 
 def hashed_vectors(texts, dim=32):

@@ -3,13 +3,18 @@ right shape, two-column reading order, figures cropped with their captions, refe
 found, and a section path on every chunk of a paper with headings."""
 import functools
 
+import pandas as pd
 import pymupdf
 import pytest
 
-from spark_arxiv_assets.core.chunking import ChunkingOptions, chunk_units, clean_and_chunk_paper, make_splitter
+from spark_arxiv_assets.core.chunk_index import EMBEDDED_TEXT_VERSION, IndexOptions, update_chunk_index
+from spark_arxiv_assets.core.chunking import (ChunkingOptions, chunk_units, clean_and_chunk_paper, contextual_text,
+                                              make_splitter, vector_id_for)
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
 from spark_arxiv_assets.core.rag_prompt import linearize_tables
+from spark_arxiv_assets.core.retrieval import Retriever
 from spark_arxiv_assets.core.sections import FRONT_MATTER, Unit
+from spark_arxiv_assets.core.table_text import table_outline
 from spark_arxiv_assets.resources.models import load_sentence_transformer
 
 FULL_ARXIV_PAPERS = ["2501.10120v1", "2206.10883v3", "2302.07302v1"]  # the corpus' other arXiv files are one page
@@ -129,6 +134,23 @@ def test_every_chunk_has_a_section_path_when_the_paper_has_headings(corpora, tok
 def test_the_model_reads_table_rows_with_their_column_names():
     table = "Table 1: Latency.\n| Retriever | Latency (ms) | MRR |\n|---|---|---|\n| BM25 | 12 | 0.49 |"
     assert linearize_tables(table) == "Table 1: Latency.\nRetriever: BM25; Latency (ms): 12; MRR: 0.49"
+
+
+def test_the_embedder_sees_a_tables_outline_while_bm25_indexes_its_cells(encoder):
+    """MiniLM is given the caption, column names and row labels; a cell value is still found by BM25."""
+    table = ("Table 1: Latency per retriever.\n| Retriever | Latency (ms) | MRR |\n|---|---|---|\n"
+             "| BM25 | 12 | 0.49 |\n| Dense | 31 | 0.55 |")
+    assert table_outline(table) == "Table 1: Latency per retriever.\nRetriever, Latency (ms), MRR\nBM25; Dense"
+    text = "Dense retrieval embeds passages with a sentence encoder."
+    chunks = pd.DataFrame([{"chunk_id": c, "vector_id": vector_id_for(c), "paper_id": "p", "title": "RRF",
+                            "section": "4 Results", "page_start": 1, "page_end": 1, "text": t, "chunk_type": kind}
+                           for c, t, kind in [("a" * 16, table, "table"), ("b" * 16, text, "text")]])
+    encoder.seen.clear()
+    index, _ = update_chunk_index(None, chunks, encoder, IndexOptions(), "all-MiniLM-L6-v2")
+    assert encoder.seen == [contextual_text("RRF", "4 Results", table_outline(table)),
+                            contextual_text("RRF", "4 Results", text)]
+    assert Retriever(index, encoder).search("latency 31 ms", k=1, mode="bm25")[0].text == table
+    assert index.manifest["embedded_text"] == EMBEDDED_TEXT_VERSION
 
 
 def test_a_figure_with_a_thin_caption_gets_its_text_from_ocr(tmp_path):

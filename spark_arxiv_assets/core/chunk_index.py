@@ -13,11 +13,13 @@ import pandas as pd
 
 from .chunking import contextual_text
 from .lexical_index import LexicalIndex
+from .table_text import table_outline
 from .vector_index import EXACT, IVF, VectorIndex, choose_kind
 
 MIN_IVF_VECTORS = 39 * 16  # FAISS wants ≥ 39 training points per list; below this use exact search
 CHUNK_TABLE_COLUMNS = ["vector_id", "chunk_id", "paper_id", "title", "page_start", "page_end", "text", "chunk_type",
                        "section", "figure_ref"]
+EMBEDDED_TEXT_VERSION = "table-outline-1"  # bump when embedded_texts changes: stored vectors are then re-made
 STRUCTURE_DEFAULTS = {"chunk_type": "text", "section": "", "figure_ref": ""}  # for chunks made before sections
 
 
@@ -27,9 +29,17 @@ def with_structure_columns(chunks: pd.DataFrame) -> pd.DataFrame:
 
 
 def indexed_texts(chunks: pd.DataFrame) -> list[str]:
-    """What the embedder and BM25 see: each passage under its paper and section."""
+    """What BM25 sees: each passage under its paper and section."""
     return [contextual_text(title, section, text)
             for title, section, text in zip(chunks["title"], chunks["section"], chunks["text"])]
+
+
+def embedded_texts(chunks: pd.DataFrame) -> list[str]:
+    """What the embedder sees: the same, except that a table is replaced by its outline
+    (caption, column names, row labels; see core.table_text.table_outline)."""
+    return [contextual_text(title, section, table_outline(text) if kind == "table" else text)
+            for title, section, text, kind in zip(chunks["title"], chunks["section"], chunks["text"],
+                                                  chunks["chunk_type"])]
 
 
 @dataclass(frozen=True)
@@ -99,17 +109,18 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     """Adds vectors for chunks not in `previous`, removes those no longer present.
 
     The dense index is rebuilt only when its kind changes (e.g. the corpus crossed the IVF
-    threshold), the embedding model changed, or an IVF index has grown or shrunk by
-    `retrain_growth` since its lists were trained (its centroids and list count then no longer
-    fit the data). Rebuilding reuses the stored vectors; vectors are never recomputed for kept
-    chunks unless the model changed.
+    threshold), the embedding model or what it embeds changed, or an IVF index has grown or
+    shrunk by `retrain_growth` since its lists were trained (its centroids and list count then no
+    longer fit the data). Rebuilding reuses the stored vectors; vectors are never recomputed for
+    kept chunks unless the model or EMBEDDED_TEXT_VERSION changed.
     """
     stats = UpdateStats()
     wanted = with_structure_columns(chunks).drop_duplicates("vector_id")[CHUNK_TABLE_COLUMNS].reset_index(drop=True)
     wanted_ids = set(wanted["vector_id"].astype("int64").tolist())
-    model_changed = previous is not None and previous.manifest.get("embedding_model") != embedding_model
-    if model_changed:
-        previous = None  # vectors from another model are not comparable
+    vectors_outdated = previous is not None and (previous.manifest.get("embedding_model") != embedding_model or
+                                                 previous.manifest.get("embedded_text") != EMBEDDED_TEXT_VERSION)
+    if vectors_outdated:
+        previous = None  # vectors from another model, or of other texts, are not comparable
     old_ids = set(previous.chunks["vector_id"].astype("int64").tolist()) if previous is not None else set()
     new_rows = wanted[~wanted["vector_id"].isin(old_ids)]
     removed_ids = np.array(sorted(old_ids - wanted_ids), dtype=np.int64)
@@ -118,7 +129,7 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     if len(new_rows) == 0 and previous is not None:
         new_vectors = np.zeros((0, previous.vectors.shape[1]), dtype=np.float32)
     else:
-        new_vectors = embed(indexed_texts(new_rows))
+        new_vectors = embed(embedded_texts(new_rows))
     stats.embed_seconds = time.perf_counter() - started
     stats.added, stats.removed = len(new_rows), len(removed_ids)
 
@@ -134,7 +145,7 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     kind = choose_kind(options.kind, len(table), options.ivf_threshold)
     if kind == IVF and len(table) < MIN_IVF_VECTORS:
         kind = EXACT  # too few vectors to train IVF lists
-    stats.rebuild_reason = ("embedding model changed" if model_changed else
+    stats.rebuild_reason = ("embedding model or embedded text changed" if vectors_outdated else
                             _rebuild_reason(previous, kind, len(table), options.retrain_growth))
     if not stats.rebuild_reason:
         dense = previous.dense
@@ -148,8 +159,8 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     lexical = LexicalIndex.build(indexed_texts(table), ids)
     stats.build_seconds = time.perf_counter() - started
     manifest = {"kind": dense.kind, "vectors": dense.size, "dim": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
-                "embedding_model": embedding_model, "nprobe": options.nprobe, "trained_on": trained_on,
-                "updated_at": time.time()}
+                "embedding_model": embedding_model, "embedded_text": EMBEDDED_TEXT_VERSION, "nprobe": options.nprobe,
+                "trained_on": trained_on, "updated_at": time.time()}
     return ChunkIndex(vectors=vectors, chunks=table, dense=dense, lexical=lexical, manifest=manifest), stats
 
 
