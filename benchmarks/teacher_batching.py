@@ -2,7 +2,7 @@
 same greedy decoding, through the pipeline's LocalTransformersTeacher."""
 from __future__ import annotations
 
-from spark_arxiv_assets.core.qa_prompts import build_requests, prefill_for
+from spark_arxiv_assets.core.qa_prompts import QUESTION_REPLY, build_requests
 from spark_arxiv_assets.core.sample_corpus import load_sample_papers
 from spark_arxiv_assets.resources.teacher import LocalTransformersTeacher, load_teacher_model
 
@@ -18,7 +18,7 @@ def main() -> dict:
     results = {}
     for batch_size in (1, 8, 16):
         teacher = LocalTransformersTeacher("SmolLM2-135M-Instruct", "cpu", batch_size, max_new_tokens=48, temperature=0.0)
-        replies, seconds = timed(teacher.generate, conversations, prefill_for("answer_aware"))
+        replies, seconds = timed(teacher.generate, conversations, QUESTION_REPLY)
         tokens = sum(r.completion_tokens for r in replies)
         results[batch_size] = {"seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds}
     base = results[1]["seconds"]

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from spark_arxiv_assets.core.qa_filters import FilterOptions, apply_filters, grounding_score, split_by_paper
-from spark_arxiv_assets.core.qa_prompts import (TeacherOutputError, answer_candidates, build_requests,
-                                                parse_question_only, parse_teacher_output)
+from spark_arxiv_assets.core.qa_prompts import (QUESTION_REPLY, ReplyShape, TeacherOutputError, answer_candidates,
+                                                build_requests, parse_question_only, parse_reply, parse_teacher_output,
+                                                reply_shape)
 from spark_arxiv_assets.resources.teacher import LocalTransformersTeacher, OpenAICompatibleTeacher
 
 from .fakes.openai_server import FakeOpenAI
@@ -167,10 +168,23 @@ def test_openai_backend_times_out_then_gives_up_with_reason():
 def test_local_teacher_generates_a_batch_with_the_bundled_smollm2():
     teacher = LocalTransformersTeacher("SmolLM2-135M-Instruct", "cpu", batch_size=2, max_new_tokens=24, temperature=0.0)
     conversations = [[{"role": "user", "content": "Say hello."}], [{"role": "user", "content": "Name a colour, please."}]]
-    replies = teacher.generate(conversations, prefill='{"question": "')
+    replies = teacher.generate(conversations, ReplyShape(prefill='{"question": "'))
     assert len(replies) == 2 and all(r.text.startswith('{"question": "') and r.completion_tokens > 0 for r in replies)
-    alone = teacher.generate(conversations[:1], prefill='{"question": "')[0]
+    alone = teacher.generate(conversations[:1], ReplyShape(prefill='{"question": "'))[0]
     assert alone.text == replies[0].text  # left padding: batching does not change greedy output
+
+
+def test_an_answer_aware_reply_ends_at_its_questions_closing_quote():
+    """The stop string ends each row on its own; the batch is not held to the token limit."""
+    passage = ("Reciprocal rank fusion sums one over k plus the rank of a document in every list. "
+               "We set k to 60 in all experiments, as in the original paper.")
+    requests = build_requests(["Hybrid retrieval"] * 2, [passage, passage], ["c1", "c2"], "answer_aware", 2)
+    teacher = LocalTransformersTeacher("SmolLM2-135M-Instruct", "cpu", batch_size=2, max_new_tokens=256, temperature=0.0)
+    replies = teacher.generate([r.messages for r in requests], reply_shape("answer_aware"))
+    for request, reply in zip(requests, replies):
+        assert reply.text.rstrip("}").endswith('"') and reply.completion_tokens <= QUESTION_REPLY.max_tokens
+        [pair] = parse_reply(request, reply.text)
+        assert pair["question"].endswith("?") and pair["answer"] == request.answer
 
 
 def _section_chunks(n_papers: int) -> pd.DataFrame:

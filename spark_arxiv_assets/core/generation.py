@@ -39,9 +39,11 @@ class Generated:
 
 
 def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size: int = 8, max_new_tokens: int = 128,
-                  temperature: float = 0.0, prefill: str = "", loop_guard: bool = False) -> list[Generated]:
+                  temperature: float = 0.0, prefill: str = "", loop_guard: bool = False,
+                  stop_strings: list[str] | None = None) -> list[Generated]:
     """Continues each conversation as the assistant; `prefill` starts every reply; `loop_guard` applies
-    `answer_loop_guard` (answers, not the teacher's JSON, whose keys repeat by design)."""
+    `answer_loop_guard` (answers, not the teacher's JSON, whose keys repeat by design); a row ends
+    once its new text contains one of `stop_strings` (the batch when every row has)."""
     import torch
 
     tokenizer.padding_side = "left"  # every row then continues from its own last token
@@ -56,8 +58,9 @@ def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size:
         inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
         with torch.inference_mode():
             guard = {"logits_processor": [answer_loop_guard(inputs["input_ids"].shape[1])]} if loop_guard else {}
+            stop = {"stop_strings": stop_strings, "tokenizer": tokenizer} if stop_strings else {}
             output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                    **sampling, **guard)
+                                    **sampling, **guard, **stop)
         for row in output[:, inputs["input_ids"].shape[1]:]:
             out.append(Generated(prefill + tokenizer.decode(row, skip_special_tokens=True).strip(),
                                  int((row != tokenizer.pad_token_id).sum())))

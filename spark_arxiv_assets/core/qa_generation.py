@@ -10,7 +10,7 @@ import pandas as pd
 
 from .progress import Progress
 from .qa_cache import ReplyCache
-from .qa_prompts import PROMPT_VERSION, TeacherOutputError, build_requests, parse_reply, prefill_for
+from .qa_prompts import PROMPT_VERSION, TeacherOutputError, build_requests, parse_reply, reply_shape
 
 PAIR_COLUMNS = ["question", "answer", "kind", "context", "title", "paper_id", "chunk_id", "page_start", "page_end"]
 
@@ -57,7 +57,7 @@ def generate_pairs(chunks: pd.DataFrame, backend, cache: ReplyCache, strategy: s
     progress = Progress("teacher generation", len(todo), log, unit="requests")
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        replies = backend.generate([requests[i].messages for i in batch], prefill=prefill_for(strategy))
+        replies = backend.generate([requests[i].messages for i in batch], reply_shape(strategy))
         cache.add([{"cache_key": keys[i], "chunk_id": requests[i].chunk_id, "prompt_version": PROMPT_VERSION,
                     "teacher": backend.identity, "raw_text": r.text, "error": r.error,
                     "completion_tokens": r.completion_tokens} for i, r in zip(batch, replies)])

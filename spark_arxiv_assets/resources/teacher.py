@@ -12,6 +12,7 @@ import requests
 from dagster import ConfigurableResource
 
 from ..core.generation import generate_chat
+from ..core.qa_prompts import ReplyShape
 from .http_retry import RetryPolicy, request_with_retries
 from .causal_lm import choose_placement, load_causal_lm, load_tokenizer, resolve_causal_lm
 
@@ -26,8 +27,8 @@ class TeacherReply:
 class TeacherBackend(Protocol):
     identity: str  # part of the generation cache key
 
-    def generate(self, conversations: list[list[dict]], prefill: str = "") -> list[TeacherReply]:
-        """`prefill` starts the assistant's reply (local models only; servers ignore it)."""
+    def generate(self, conversations: list[list[dict]], shape: ReplyShape = ReplyShape()) -> list[TeacherReply]:
+        """`shape` starts and ends a local model's reply; servers ignore it (their replies are whole)."""
 
 
 def _completion_problem(response: requests.Response) -> str | None:
@@ -64,7 +65,7 @@ class OpenAICompatibleTeacher:
         tokens = int((payload.get("usage") or {}).get("completion_tokens") or 0)
         return TeacherReply(text=payload["choices"][0]["message"]["content"], completion_tokens=tokens)
 
-    def generate(self, conversations: list[list[dict]], prefill: str = "") -> list[TeacherReply]:
+    def generate(self, conversations: list[list[dict]], shape: ReplyShape = ReplyShape()) -> list[TeacherReply]:
         with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
             return list(pool.map(self._one, conversations))
 
@@ -85,10 +86,11 @@ class LocalTransformersTeacher:
         self.max_new_tokens, self.temperature = max_new_tokens, temperature
         self.identity = f"local:{model}:t{temperature}:n{max_new_tokens}"
 
-    def generate(self, conversations: list[list[dict]], prefill: str = "") -> list[TeacherReply]:
+    def generate(self, conversations: list[list[dict]], shape: ReplyShape = ReplyShape()) -> list[TeacherReply]:
         model, tokenizer = load_teacher_model(self.model_name, self.device)
-        outputs = generate_chat(model, tokenizer, conversations, self.batch_size, self.max_new_tokens,
-                                self.temperature, prefill)
+        max_new_tokens = min(self.max_new_tokens, shape.max_tokens or self.max_new_tokens)
+        outputs = generate_chat(model, tokenizer, conversations, self.batch_size, max_new_tokens, self.temperature,
+                                shape.prefill, stop_strings=list(shape.stop) or None)
         return [TeacherReply(text=o.text, completion_tokens=o.new_tokens) for o in outputs]
 
 
