@@ -1,28 +1,43 @@
 """The offline teacher's yield on real papers: answer-aware requests over chunks of
 ../shared/corpora, spread over the papers as `qa_pairs` spreads a cap, sent three ways in the
-same run: the prompt without its worked example and no stop string (the teacher before), the
-same prompt ending each reply at the question's closing quote, and the worked example with the
-stop (the default now). Yield is what survives the pipeline's filters (all but the index round
-trip, which needs the index)."""
+same run: the prompt with no stop string (the teacher before), the same prompt ending each reply
+at the question's closing quote (the default now), and that plus one worked example in the
+prompt (tried, not adopted: read the questions it keeps). Yield is what survives the pipeline's
+filters (all but the index round trip, which needs the index)."""
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 
 from spark_arxiv_assets.core.embeddings import encode_texts
 from spark_arxiv_assets.core.qa_filters import FilterOptions, apply_filters
 from spark_arxiv_assets.core.qa_generation import spread_over_papers
-from spark_arxiv_assets.core.qa_prompts import QUESTION_REPLY, ReplyShape, TeacherOutputError, build_requests, parse_reply
+from spark_arxiv_assets.core.qa_prompts import (QUESTION_REPLY, ReplyShape, TeacherOutputError, build_requests,
+                                                parse_reply, question_for_answer_messages)
 from spark_arxiv_assets.resources.teacher import LocalTransformersTeacher, load_teacher_model
 
 from .common import timed, write_section
 from .retrieval_quality import build_corpus_chunks
 
 TEACHER, CHUNKS, SEED = "SmolLM2-135M-Instruct", 48, 13
-VARIANTS = {  # label → (keep the worked example, reply shape)
-    "no example, no stop (before)": (False, ReplyShape(prefill=QUESTION_REPLY.prefill)),
-    "no example, stop at closing quote": (False, QUESTION_REPLY),
-    "worked example + stop (default)": (True, QUESTION_REPLY),
+VARIANTS = {  # label → (with the worked example, reply shape)
+    "no stop (before)": (False, ReplyShape(prefill=QUESTION_REPLY.prefill)),
+    "stop at the closing quote (default)": (False, QUESTION_REPLY),
+    "stop + one worked example (not adopted)": (True, QUESTION_REPLY),
 }
+EXAMPLE = {  # in no paper of the corpora
+    "passage": "We fine-tune the encoder on the training split for 10 epochs with AdamW and a learning rate of 3e-5. "
+               "Early stopping on the development set selects the checkpoint.",
+    "answer": "AdamW and a learning rate of 3e-5.",
+    "question": "Which optimizer and learning rate were used to fine-tune the encoder?"}
+
+
+def with_worked_example(messages: list[dict]) -> list[dict]:
+    """The same request after one example exchange, asked the way the request itself is."""
+    system, example = question_for_answer_messages("An example paper", EXAMPLE["passage"], EXAMPLE["answer"])
+    return [system, example, {"role": "assistant", "content": json.dumps({"question": EXAMPLE["question"]})},
+            messages[-1]]
 
 
 def _pairs(requests, replies, chunks: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +66,7 @@ def main() -> dict:
     teacher = LocalTransformersTeacher(TEACHER, "cpu", batch_size=16, max_new_tokens=256, temperature=0.0)
     results = {}
     for label, (example, shape) in VARIANTS.items():
-        conversations = [r.messages if example else [r.messages[0], r.messages[-1]] for r in requests]
+        conversations = [with_worked_example(r.messages) if example else r.messages for r in requests]
         replies, seconds = timed(teacher.generate, conversations, shape)
         pairs = _pairs(requests, replies, chunks)
         kept, removed, _ = apply_filters(pairs, FilterOptions(max_source_rank=None),
@@ -59,7 +74,8 @@ def main() -> dict:
         results[label] = {"seconds": round(seconds, 1), "tokens": sum(r.completion_tokens for r in replies),
                           "parsed": len(pairs), "kept": len(kept), "papers_kept": int(kept["paper_id"].nunique()),
                           "removed": removed,
-                          "top_question": pairs["question"].value_counts().head(1).to_dict()}
+                          "top_question": pairs["question"].value_counts().head(1).to_dict(),
+                          "kept_sample": kept["question"].head(5).tolist()}
     base = results[next(iter(VARIANTS))]["seconds"]
     table = "\n".join(
         f"| {label} | {r['seconds']} | {base / r['seconds']:.2f}× | {r['tokens']} | {r['kept']} of {len(requests)} "
@@ -72,7 +88,9 @@ def main() -> dict:
                 "| variant | seconds | speed vs before | tokens | kept | papers kept | malformed (`length_or_form`) "
                 "| `question_unrelated_to_answer` |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n" + table +
                 "\n\nMost common question per variant: " +
-                "; ".join(f"{label}: {r['top_question']}" for label, r in results.items()))
+                "; ".join(f"{label}: {r['top_question']}" for label, r in results.items()) +
+                "\n\nFirst kept questions per variant:\n\n" +
+                "\n".join(f"- {label}: " + " · ".join(r["kept_sample"]) for label, r in results.items()))
     write_section("teacher_yield", markdown, {"requests": len(requests), "results": results})
     print(markdown)
     return results

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-PROMPT_VERSION = "qa-v2"  # part of the generation cache key: bump when the prompt changes
+PROMPT_VERSION = "qa-v1"  # part of the generation cache key: bump when the prompt changes
 QUESTION_KINDS = ("factual", "conceptual", "numeric")
 
 
@@ -64,29 +64,15 @@ def answer_candidates(passage: str, limit: int) -> list[str]:
     return [sentence for _, _, sentence in sorted(scored)[:limit]]
 
 
-_ASK_FOR_QUESTION = ("Write one question that a reader of this paper would ask and that the answer above answers. "
-                     'Do not copy the answer into the question. Reply as {"question": "..."}')
-# One worked example, in no paper of any corpus here: without it SmolLM2-135M answered 38 of 66
-# requests on real papers with "What is the answer to the question" (benchmarks/teacher_yield.py).
-_EXAMPLE = {"title": "An example paper",
-            "passage": "We fine-tune the encoder on the training split for 10 epochs with AdamW and a learning rate "
-                       "of 3e-5. Early stopping on the development set selects the checkpoint.",
-            "answer": "AdamW and a learning rate of 3e-5.",
-            "question": "Which optimizer and learning rate were used to fine-tune the encoder?"}
-
-
-def _question_request(title: str, passage: str, answer: str) -> str:
-    return f"Paper: {title}\n<passage>\n{passage}\n</passage>\n\nAnswer: {answer}\n\n{_ASK_FOR_QUESTION}"
-
-
 def question_for_answer_messages(title: str, passage: str, answer: str) -> list[dict]:
     """Answer-aware generation: the answer is taken from the passage, the teacher only writes
-    the question. Small teachers manage this far better than free-form question writing, and
-    better still after one worked example."""
-    return [{"role": "system", "content": TEACHER_SYSTEM},
-            {"role": "user", "content": _question_request(_EXAMPLE["title"], _EXAMPLE["passage"], _EXAMPLE["answer"])},
-            {"role": "assistant", "content": json.dumps({"question": _EXAMPLE["question"]})},
-            {"role": "user", "content": _question_request(title, passage, answer)}]
+    the question. Small teachers manage this far better than free-form question writing. A
+    worked example in the prompt was measured and not adopted (benchmarks/teacher_yield.py):
+    more pairs passed the filters, but SmolLM2-135M copied the example's wording into them."""
+    user = (f"Paper: {title}\n<passage>\n{passage}\n</passage>\n\nAnswer: {answer}\n\n"
+            "Write one question that a reader of this paper would ask and that the answer above answers. "
+            'Do not copy the answer into the question. Reply as {"question": "..."}')
+    return [{"role": "system", "content": TEACHER_SYSTEM}, {"role": "user", "content": user}]
 
 
 def parse_question_only(text: str, answer: str) -> list[dict]:
