@@ -4,6 +4,7 @@ embedder)."""
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 _CELL_BORDER = re.compile(r"(?<!\\)\|")  # a pipe that is not escaped inside a cell
 
@@ -17,24 +18,34 @@ def _is_rule(cells: list[str]) -> bool:
     return not "".join(cells).strip("-: ")
 
 
+def _render_tables(passage: str, render: Callable[[list[str], list[list[str]]], list[str]]) -> list[str]:
+    """The passage's lines, each Markdown table replaced by `render(header cells, row cells)`."""
+    lines: list[str] = []
+    table: tuple[list[str], list[list[str]]] | None = None
+    for line in passage.splitlines() + [""]:  # the empty line closes a table that ends the passage
+        if line.startswith("|"):
+            cells = table_cells(line)
+            if _is_rule(cells):  # also a row of empty cells: the next row is the header then
+                continue
+            if table is None:
+                table = (cells, [])
+            else:
+                table[1].append(cells)
+            continue
+        if table is not None:
+            lines += render(*table)
+            table = None
+        lines.append(line)
+    return lines[:-1]
+
+
 def linearize_tables(passage: str) -> str:
     """Markdown table rows as "column: value; …" lines; other lines as they are. A small model
     reading a Markdown grid takes a number from the wrong column; each value named by its column
     fixes that. Readers still see the table (the chat renders the Markdown)."""
-    lines, header = [], None
-    for line in passage.splitlines():
-        if not line.startswith("|"):
-            lines.append(line)
-            header = None
-            continue
-        cells = table_cells(line)
-        if _is_rule(cells):
-            continue
-        if header is None:
-            header = cells
-            continue
-        lines.append("; ".join(f"{name}: {value}" if name else value for name, value in zip(header, cells) if value))
-    return "\n".join(lines)
+    return "\n".join(_render_tables(passage, lambda header, rows: [
+        "; ".join(f"{name}: {value}" if name else value for name, value in zip(header, row) if value)
+        for row in rows]))
 
 
 def table_outline(passage: str) -> str:
@@ -43,25 +54,6 @@ def table_outline(passage: str) -> str:
     numbers as noise; the outline is what it can match a question against, while BM25 still
     indexes every cell. On the retrieval benchmark's development table questions, embedding
     outlines instead of grids raised dense MRR from 0.41 to 0.54."""
-    lines, header, labels = [], None, []
-
-    def close_table() -> None:
-        if header is not None:
-            lines.append(", ".join(cell for cell in header if cell))
-            lines.append("; ".join(labels))
-
-    for line in passage.splitlines():
-        if not line.startswith("|"):
-            close_table()
-            header, labels = None, []
-            lines.append(line)
-            continue
-        cells = table_cells(line)
-        if _is_rule(cells):
-            continue
-        if header is None:
-            header = cells
-        else:
-            labels.append(next((cell for cell in cells if cell), ""))
-    close_table()
+    lines = _render_tables(passage, lambda header, rows: [
+        ", ".join(cell for cell in header if cell), "; ".join(next((cell for cell in row if cell), "") for row in rows)])
     return "\n".join(line for line in lines if line.strip())
