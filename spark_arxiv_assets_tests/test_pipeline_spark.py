@@ -5,6 +5,7 @@ import shutil
 from dagster import load_asset_checks_from_modules, load_assets_from_modules
 
 from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs
+from spark_arxiv_assets.core.chunk_index import EMBEDDED_TEXT_VERSION
 from spark_arxiv_assets.definitions import build_resources
 
 from .months import SAMPLE_MONTH, folder_months, pages as pages_of, run_months, stamp_local_pdfs, table
@@ -51,6 +52,7 @@ def test_sample_corpus_end_to_end_then_incremental(data_dir):
 
     index_meta = metadata_of(result, "chunk_index")
     assert index_meta["vectors"] == len(chunk_frame) and index_meta["index_kind"] == "flat"
+    assert index_meta["embedded_text"] == EMBEDDED_TEXT_VERSION
 
     again, _ = run()
     meta = metadata_of(again, "paper_pages")

@@ -236,6 +236,7 @@ def test_qa_asset_writes_split_datasets_and_only_generates_for_new_chunks(data_d
         first_requests = len(server.requests)
         frame = result.output_for_node("qa_dataset")
         assert meta["requests_generated_now"] == first_requests > 0 and meta["pairs_kept"] == len(frame) > 0
+        assert meta["reply_shape"]["max_tokens"] == QUESTION_REPLY.max_tokens  # shown in the UI
         assert "source_not_retrieved" in meta["removed_by_filter"]  # the round trip ran against the real index
         rejected = pd.read_parquet(data_dir / "qa" / "rejected.parquet")
         assert len(rejected) == sum(meta["removed_by_filter"].values()) and set(rejected["filter"]) <= set(meta["removed_by_filter"])

@@ -53,6 +53,7 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
         "dimension": index.manifest["dim"],
         "index_kind": index.dense.kind,
         "embedding_model": embedder.model,
+        "embedded_text": index.manifest["embedded_text"],  # tables are embedded by their outline
         "added": stats.added, "removed": stats.removed, "kept": stats.kept,
         "dense_rebuilt": stats.rebuilt_dense,
         "dense_rebuild_reason": stats.rebuild_reason or "updated in place",

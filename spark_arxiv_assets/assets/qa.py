@@ -1,5 +1,6 @@
 """`qa_pairs` (per month): what the teacher wrote for each chunk; `qa_dataset`: every month's
 pairs filtered, split by paper and written as training files."""
+import dataclasses
 import json
 
 import pandas as pd
@@ -12,7 +13,7 @@ from ..core.previews import markdown_table
 from ..core.qa_cache import ReplyCache
 from ..core.qa_filters import FilterOptions, apply_filters, split_by_paper
 from ..core.qa_generation import generate_pairs, spread_over_papers
-from ..core.qa_prompts import PROMPT_VERSION
+from ..core.qa_prompts import PROMPT_VERSION, reply_shape
 from ..core.raft import RaftOptions, raft_prompts
 from ..core.rag_prompt import training_example
 from ..io_managers.atomic import atomic_write
@@ -98,6 +99,8 @@ def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks
         "failed_calls": stats.failed_calls,
         "teacher": MetadataValue.json(teacher.public_config()),
         "prompt_version": PROMPT_VERSION,
+        # how a local teacher's reply is started and ended (its own max_new_tokens is the upper limit)
+        "reply_shape": MetadataValue.json(dataclasses.asdict(reply_shape(config.strategy))),
         "completion_tokens": stats.completion_tokens,
         "generation_seconds": round(stats.seconds, 1),
         "tokens_per_second": round(stats.completion_tokens / stats.seconds, 1) if stats.seconds else 0.0,
