@@ -30,7 +30,9 @@ from .common import CORPORA, write_section
 DOCUMENTS = ["2305.03393v1-p9", "layout-code_and_formula", "layout-multi_page", "layout-normal_4pages",
              "layout-picture_classification"]
 TABLE_PAGE = "1903.10676-p-table"
-TABLE_TRUTH = [(15, 8), (5, 4)]  # rows incl. header rows × columns, counted on the rendered page
+# rows incl. header rows × columns, counted on the rendered page: Table 1's two header rows (model
+# over Frozen / Finetune) may stay two rows or be merged into one
+TABLE_TRUTHS = ([(15, 8), (5, 4)], [(14, 8), (5, 4)])
 METHODS = ["plain", "structured", "pymupdf4llm"]
 _MARKUP = re.compile(r"<[^>]+>|[#*_`|]|^-{3,}$|\|?(?:-{3,}\|)+", re.M)
 
@@ -149,7 +151,7 @@ def main() -> dict:
               "structured": markdown_table_shapes(structured_text(table_path)),
               "pymupdf4llm": markdown_table_shapes(converted[table_path][0] or "")}
     shape_rows = [{"method": m, "tables found (rows × columns)": ", ".join(f"{r} × {c}" for r, c in s) or "none",
-                   "matches the page": s == TABLE_TRUTH} for m, s in shapes.items()]
+                   "matches the page": s in TABLE_TRUTHS} for m, s in shapes.items()]
     speed = {m: round(seconds[m] / seconds["plain"], 2) for m in METHODS}
     markdown = (
         "## Extraction quality against reference Markdown\n\n"
@@ -163,8 +165,8 @@ def main() -> dict:
         + (f"pymupdf4llm failed on {'; '.join(failures)}. " if failures else "") +
         f"Time relative to `plain`, on the documents all three converted: structured {speed['structured']}×, "
         f"pymupdf4llm {speed['pymupdf4llm']}× (its first call, which loads its layout model, is excluded).\n\n"
-        f"**Tables on the table page** ({TABLE_PAGE}; by eye: Table 1 is 15 × 8 with its two header rows, "
-        "Table 2 is 5 × 4):\n\n" + markdown_table(pd.DataFrame(shape_rows)))
+        f"**Tables on the table page** ({TABLE_PAGE}; by eye: Table 1 is 13 result rows × 8 columns under a "
+        "two-row header, so 15 × 8, or 14 × 8 with the header rows merged into one; Table 2 is 5 × 4):\n\n" + markdown_table(pd.DataFrame(shape_rows)))
     result = {"documents": raw, "seconds_relative_to_plain": speed, "table_shapes": shapes, "failures": failures}
     write_section("extraction_quality", markdown, result)
     print(markdown)

@@ -14,6 +14,7 @@ from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
 from spark_arxiv_assets.core.rag_prompt import linearize_tables
 from spark_arxiv_assets.core.retrieval import Retriever
 from spark_arxiv_assets.core.sections import FRONT_MATTER, Unit
+from spark_arxiv_assets.core.table_grid import merge_header_rows, table_rows
 from spark_arxiv_assets.core.table_text import table_outline
 from spark_arxiv_assets.resources.models import load_sentence_transformer
 
@@ -49,18 +50,68 @@ def markdown_rows(text: str) -> list[list[str]]:
 
 
 def test_table_page_gives_table_chunks_of_the_right_shape(corpora, tokenizer):
-    """1903.10676's Table 1 has 2 header rows and 13 result rows in 8 columns (the GENIA LAS/UAS
-    and Paper Field/SciCite rows share one ruled cell and are split back); Table 2 is 5 × 4."""
+    """1903.10676's Table 1 has 2 header rows (model over Frozen/Finetune), merged into one, and 13
+    result rows in 8 columns (the GENIA LAS/UAS and Paper Field/SciCite rows share one ruled cell and
+    are split back); Table 2 is 5 × 4."""
     rows, stats = chunked(corpora, "1903.10676-p-table", tokenizer)
     assert stats.tables == 2
     table1 = [r for r in rows if r["chunk_type"] == "table" and r["text"].startswith("Table 1:")]
     body = [row for chunk in table1 for row in markdown_rows(chunk["text"])[1:]]  # each chunk repeats the header
-    assert all(markdown_rows(c["text"])[0][:4] == ["Field", "Task", "Dataset", "SOTA"] for c in table1)
-    assert len(body) + 1 == 15 and {len(row) for row in body} == {8}, body
+    assert all(markdown_rows(c["text"])[0] == ["Field", "Task", "Dataset", "SOTA", "BERT-Base Frozen",
+                                               "BERT-Base Finetune", "SCIBERT Frozen", "SCIBERT Finetune"]
+               for c in table1)
+    assert len(body) == 13 and {len(row) for row in body} == {8}, body
     assert ["", "", "GENIA (Kim et al., 2003) - UAS", "92.84", "91.84", "91.89", "92.00", "91.99"] in body
     table2 = [r for r in rows if r["chunk_type"] == "table" and r["text"].startswith("Table 2:")]
     assert len(table2) == 1 and [len(row) for row in markdown_rows(table2[0]["text"])] == [4] * 5
     assert all(r["n_tokens"] <= 256 for r in rows)
+
+
+def page_tables(corpora, name: str, page: int) -> list[list[list[str]]]:
+    return [markdown_rows(block["text"]) for block in extracted(corpora, name).pages[page - 1].blocks
+            if block["kind"] == "table"]
+
+
+def test_sub_columns_under_one_rule_and_two_row_headers_are_split_back(corpora):
+    """The finder returns Multi-LexSum's Table 3 as 4 columns, five numbers to a cell under "D → L",
+    and its Table 2 with group labels ("Source") in a row of their own above the column names."""
+    [table3] = page_tables(corpora, "2206.10883v3", 7)
+    assert table3[0][:3] == ["Models", "D →L R-1f1", "D →L R-2f1"] and len(table3[0]) == 16
+    assert ["PRIMERA", "53.73", "27.32", "30.89", "42.01", "416.3"] == table3[-1][:6]
+    [table2] = page_tables(corpora, "2206.10883v3", 6)
+    header = table2[0]
+    assert header[:5] == ["Dataset", "Samples", "Docs", "Source Words", "Source Sents"]
+    assert header[-1] == "Source →Target Compress"
+    tiny = next(row for row in table2 if row[0] == "Multi-LexSum D →T")
+    assert tiny[1] == "1,603" and tiny[-1] == "5449.6"
+    [doc_types] = page_tables(corpora, "2206.10883v3", 18)  # "Avg. Docs Per Case" is wider than its numbers
+    assert doc_types[0] == ["Document Type", "Avg. Docs Per Case", "Description"]
+    assert doc_types[3][:2] == ["Opinion/Order", "3.300 (4.78)"]
+    page = pymupdf.open(corpora / "pdfs" / "2302.07302v1.pdf")[11]  # a table whose columns have no rules
+    actions = table_rows(page.find_tables().tables[0], page.get_text("words"))
+    assert actions[0] == ["Action", "P1", "P2", "P3", "P4", "P5", "P6", "AVG", "SD"]
+    assert actions[1][:2] == ["Paper Opens", "77"]
+
+
+def test_text_tables_keep_their_rows_apart_from_the_header(corpora):
+    """Multi-LexSum's checklist has a title row over four columns of items and no numbers: the
+    first item row is data, not a second header row, and no column is split at a word space."""
+    checklist = next(t for t in page_tables(corpora, "2206.10883v3", 3) if len(t[-1]) == 4)
+    assert checklist[0] == ["", "Checklist of Facts during Writing", "", ""]  # under an empty header
+    assert checklist[1] == ["a. Plaintiff description", "e. Court’s full name", "i. Remedy sought",
+                            "m. Date of settlement/decree"]
+
+
+def test_group_labels_cover_the_columns_they_stand_over():
+    rows = [["", "", "Source", "", "Target"], ["Dataset", "Docs", "Words", "Sents", "Words"],
+            ["XSUM", "1", "454.5", "31.7", "24.0"], ["SciTLDR", "1", "5847.7", "232.3", "22.2"]]
+    assert merge_header_rows(rows)[0] == ["Dataset", "Docs", "Source Words", "Source Sents", "Target Words"]
+    repeated = [["", "Dev", "Dev", "Test"], ["Model", "P", "R", "F1"], ["A", "1.0", "2.0", "3.0"]]
+    assert merge_header_rows(repeated)[0] == ["Model", "Dev P", "Dev R", "Test F1"]
+    plain = [["Model", "Notes", "Year"], ["BERT", "encoder only", "2018"], ["GPT", "decoder", "2018"]]
+    assert merge_header_rows(plain) == plain  # a different label over every column: one header row
+    text = [["", "Items", ""], ["a. Judge", "b. Court", "c. Date"], ["d. Remedy", "e. Class", "f. Decree"]]
+    assert merge_header_rows(text) == text  # no numbers below: its second row is data
 
 
 def test_long_table_is_split_between_rows_with_its_header_repeated(tokenizer):
@@ -137,10 +188,12 @@ def test_the_model_reads_table_rows_with_their_column_names():
 
 
 def test_the_embedder_sees_a_tables_outline_while_bm25_indexes_its_cells(encoder):
-    """MiniLM is given the caption, column names and row labels; a cell value is still found by BM25."""
-    table = ("Table 1: Latency per retriever.\n| Retriever | Latency (ms) | MRR |\n|---|---|---|\n"
-             "| BM25 | 12 | 0.49 |\n| Dense | 31 | 0.55 |")
-    assert table_outline(table) == "Table 1: Latency per retriever.\nRetriever, Latency (ms), MRR\nBM25; Dense"
+    """MiniLM is given the caption, column names and the cells that hold words; a cell value is
+    still found by BM25."""
+    table = ("Table 1: Latency per retriever.\n| Retriever | Latency (ms) | MRR | Note |\n|---|---|---|---|\n"
+             "| BM25 | 12 | 0.49 | |\n| Dense | 31 | 0.55 (0.02) | needs a GPU |")
+    assert table_outline(table) == ("Table 1: Latency per retriever.\nRetriever, Latency (ms), MRR, Note\n"
+                                    "BM25; Dense needs a GPU")
     text = "Dense retrieval embeds passages with a sentence encoder."
     chunks = pd.DataFrame([{"chunk_id": c, "vector_id": vector_id_for(c), "paper_id": "p", "title": "RRF",
                             "section": "4 Results", "page_start": 1, "page_end": 1, "text": t, "chunk_type": kind}

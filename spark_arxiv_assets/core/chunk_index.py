@@ -19,7 +19,7 @@ from .vector_index import EXACT, IVF, VectorIndex, choose_kind
 MIN_IVF_VECTORS = 39 * 16  # FAISS wants ≥ 39 training points per list; below this use exact search
 CHUNK_TABLE_COLUMNS = ["vector_id", "chunk_id", "paper_id", "title", "page_start", "page_end", "text", "chunk_type",
                        "section", "figure_ref"]
-EMBEDDED_TEXT_VERSION = "table-outline-1"  # bump when embedded_texts changes: stored vectors are then re-made
+EMBEDDED_TEXT_VERSION = "table-outline-2"  # bump when embedded_texts changes: stored vectors are then re-made
 STRUCTURE_DEFAULTS = {"chunk_type": "text", "section": "", "figure_ref": ""}  # for chunks made before sections
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pymupdf
 
 from .sections import THIN_CAPTION_WORDS
+from .table_grid import cell_text, table_markdown, table_rows
 
 CAPTION = re.compile(r"^\s*(fig(?:ure)?|table|tab)\.?\s*([A-Z]?\d+|[IVX]+)\s*[:.|]", re.I)
 BULLET = re.compile(r"^\s*(?:[•◦▪‣∙●■□➢►\-–—*]|\(?\d{1,2}[.)]|\([a-z]\)|\([ivx]+\))\s+\S")
@@ -123,81 +124,13 @@ def _overlaps_x(a: Rect, b: Rect) -> bool:
     return min(a[2], b[2]) - max(a[0], b[0]) > 0.3 * min(a[2] - a[0], b[2] - b[0])
 
 
-def _cell(value) -> str:
-    return re.sub(r"\s+", " ", str(value or "")).replace("|", "\\|").strip()
-
-
-def table_markdown(rows: list[list]) -> str:
-    """The first row is the header when more than half of its cells are filled; otherwise the
-    table gets an empty header row, so no data row is taken for column names. Every row has
-    the same number of cells."""
-    cols = max(len(r) for r in rows)
-    cells = [[_cell(c) for c in r] + [""] * (cols - len(r)) for r in rows]
-    if sum(bool(c) for c in cells[0]) * 2 <= cols:
-        cells = [[""] * cols] + cells
-    lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * cols]
-    lines += ["| " + " | ".join(r) + " |" for r in cells[1:]]
-    return "\n".join(lines)
-
-
-def _cell_lines(cell, words: list[tuple]) -> list[tuple[float, str]]:
-    """(y, text) of each text line inside a cell, top to bottom, words in the text layer's order."""
-    if not cell:
-        return []
-    lines: list[list] = []  # [y, [words]]
-    for w in words:
-        x, y = (w[0] + w[2]) / 2, (w[1] + w[3]) / 2
-        if cell[0] <= x <= cell[2] and cell[1] <= y <= cell[3]:
-            line = next((line for line in lines if abs(line[0] - y) < 2.5), None)
-            if line is None:
-                lines.append([y, [w[4]]])
-            else:
-                line[1].append(w[4])
-    return [(y, " ".join(text)) for y, text in sorted(lines, key=lambda line: line[0])]
-
-
-def _split_stacked_row(cells: list[list[tuple[float, str]]]) -> list[list[str]]:
-    """A row the finder merged because no rule separates its lines ("GENIA - LAS" over "GENIA -
-    UAS", each number cell two lines high) is split back: when at least half of the filled cells
-    have the same number of lines n > 1 and the rest have at most one, it becomes n rows, a
-    one-line cell going to the line nearest to it (a label centred across the rows)."""
-    filled = [c for c in cells if c]
-    heights = Counter(len(c) for c in filled)
-    n = max(heights, default=0)
-    if n < 2 or heights[n] * 2 < len(filled) or any(1 < len(c) < n for c in filled):
-        return [[" ".join(text for _, text in c) for c in cells]]
-    anchors = [y for y, _ in next(c for c in filled if len(c) == n)]
-    rows = [[""] * len(cells) for _ in range(n)]
-    for col, cell in enumerate(cells):
-        if len(cell) == n:
-            for i, (_, text) in enumerate(cell):
-                rows[i][col] = text
-        elif cell:
-            nearest = min(range(n), key=lambda i: abs(anchors[i] - cell[0][0]))
-            rows[nearest][col] = cell[0][1]
-    return rows
-
-
-def _cell_texts(table, words: list[tuple]) -> list[list[str]]:
-    """Each cell's words in the text layer's own order. The finder's `extract()` re-sorts
-    characters by position and breaks numbers whose decimal point sits lower ("0965 .")."""
-    rows = []
-    for number, row in enumerate(table.rows):
-        cells = [_cell_lines(cell, words) for cell in row.cells]
-        if number == 0:  # a header's lines are one label wrapped ("Inference / time (secs)")
-            rows.append([" ".join(text for _, text in c) for c in cells])
-        else:
-            rows += _split_stacked_row(cells)
-    return rows
-
-
 def _tables(page: pymupdf.Page) -> list[dict]:
     """Ruled tables found by PyMuPDF's table finder (≥ 2 rows and 2 columns)."""
     found = []
     tables = page.find_tables().tables
     words = page.get_text("words") if tables else []
     for table in tables:
-        rows = [r for r in _cell_texts(table, words) if any(_cell(c) for c in r)]
+        rows = [r for r in table_rows(table, words) if any(cell_text(c) for c in r)]
         if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
             found.append({"kind": "table", "bbox": tuple(table.bbox), "text": table_markdown(rows),
                           "rows": len(rows), "cols": max(len(r) for r in rows), "label": "", "caption": ""})

@@ -1,0 +1,220 @@
+"""The cell grid of a table PyMuPDF's finder found, read from the words' positions, and its
+Markdown.
+
+The finder takes columns and rows from ruled lines, and scientific tables rule groups, not
+cells: five numbers under one "D → L" rule come back as one cell ("53.73 27.32 30.89 42.01
+416.3"), lines with no rule between them as one row, and a header in two rows (group labels
+over column names) as two rows where only the lower one names the columns. This module puts
+back what the words' positions show: sub-columns from blank vertical strips, rows from line
+positions, and one header row with "group name" column names."""
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+
+Rect = tuple[float, float, float, float]
+Lines = list[tuple[float, str]]  # (y, text) of each text line in a cell, top to bottom
+
+# A blank strip at least this many word heights wide, crossing every row, separates sub-columns.
+# The space between words is about 0.3 of a word height; sub-columns in the corpora's tables are
+# 0.5 apart and more.
+SUBCOLUMN_GAP = 0.4
+_NUMBER = re.compile(r"[\s\d.,%()±+\-−–/]*\d[\s\d.,%()±+\-−–/]*")
+
+
+def cell_text(value) -> str:
+    return re.sub(r"\s+", " ", str(value or "")).replace("|", "\\|").strip()
+
+
+def _centre_inside(word: tuple, box: Rect) -> bool:
+    x, y = (word[0] + word[2]) / 2, (word[1] + word[3]) / 2
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+def cell_lines(cell: Rect | None, words: list[tuple]) -> Lines:
+    """(y, text) of each text line inside a cell, top to bottom, words in the text layer's order."""
+    if not cell:
+        return []
+    lines: list[list] = []  # [y, [words]]
+    for w in words:
+        if _centre_inside(w, cell):
+            y = (w[1] + w[3]) / 2
+            line = next((line for line in lines if abs(line[0] - y) < 2.5), None)
+            if line is None:
+                lines.append([y, [w[4]]])
+            else:
+                line[1].append(w[4])
+    return [(y, " ".join(text)) for y, text in sorted(lines, key=lambda line: line[0])]
+
+
+def _column_box(table, column: int) -> tuple[float, float] | None:
+    """The x extent most of the column's cells have (cells spanning several columns are wider)."""
+    extents = Counter((round(row.cells[column][0], 1), round(row.cells[column][2], 1))
+                      for row in table.rows if row.cells[column])
+    return extents.most_common(1)[0][0] if extents else None
+
+
+def _blank_strips(covered: list[bool], xs: list[float], min_width: float) -> list[float]:
+    """Centres of the runs of uncovered x between the first and the last covered x."""
+    edges, run_start = [], None
+    first, last = covered.index(True), len(covered) - 1 - covered[::-1].index(True)
+    for i in range(first, last + 1):
+        if not covered[i] and run_start is None:
+            run_start = i
+        elif covered[i] and run_start is not None:
+            if xs[i] - xs[run_start] >= min_width:
+                edges.append((xs[run_start] + xs[i]) / 2)
+            run_start = None
+    return edges
+
+
+def subcolumn_edges(table, column: int, words: list[tuple]) -> list[float]:
+    """x positions where finder column `column` splits into the sub-columns it merged: blank
+    vertical strips at least SUBCOLUMN_GAP word heights wide in the rows below the first (the
+    first may hold a group label centred over them). Rows with numbers must leave a strip blank;
+    up to half of the rows may cross it if they hold no number: group labels ("Common Document
+    Types", "L → S Fine-tuning") that stay whole. A split is kept only when every sub-column has
+    words in at least half of the rows, so an accidental gap in a text column is not one."""
+    box = _column_box(table, column)
+    if box is None:
+        return []
+    rows = []  # the words of each row's cell in this column: (x0, x1, height, text)
+    for row in table.rows[1:]:
+        cell = row.cells[column]
+        if cell and (round(cell[0], 1), round(cell[2], 1)) == box:
+            if spans := [(w[0], w[2], w[3] - w[1], w[4]) for w in words if _centre_inside(w, cell)]:
+                rows.append(spans)
+    if len(rows) < 2:
+        return []
+    height = statistics.median(h for spans in rows for _, _, h, _ in spans)
+    xs = [box[0] + 0.5 * i for i in range(int((box[1] - box[0]) / 0.5) + 1)]
+    numeric = [any(any(ch.isdigit() for ch in text) for *_, text in spans) for spans in rows]
+    covered = []
+    for x in xs:
+        crossing = [i for i, spans in enumerate(rows) if any(x0 <= x <= x1 for x0, x1, _, _ in spans)]
+        covered.append(any(numeric[i] for i in crossing) or len(crossing) * 2 > len(rows))
+    edges = _blank_strips(covered, xs, SUBCOLUMN_GAP * height) if any(covered) else []
+    bounds = [box[0], *edges, box[1]]
+    for left, right in zip(bounds, bounds[1:]):
+        rows_here = sum(any(left <= (x0 + x1) / 2 <= right for x0, x1, _, _ in spans) for spans in rows)
+        if rows_here * 2 < len(rows):
+            return []
+    return edges
+
+
+def _word_groups(words: list[tuple]) -> list[list[tuple]]:
+    """Words grouped left to right, a new group after a blank strip of SUBCOLUMN_GAP word heights."""
+    if not words:
+        return []
+    height = statistics.median(w[3] - w[1] for w in words)
+    groups, right = [], None
+    for w in sorted(words, key=lambda w: w[0]):
+        if right is None or w[0] - right >= SUBCOLUMN_GAP * height:
+            groups.append([])
+        groups[-1].append(w)
+        right = w[2] if right is None else max(right, w[2])
+    return groups
+
+
+def _split_cell(cell: Rect | None, box: tuple[float, float] | None, edges: list[float], words: list[tuple],
+                is_header: bool) -> list[Lines]:
+    """One finder cell as its sub-cells. A cell spanning other columns, or whose words cross a
+    sub-column edge (a group label), stays whole in the first sub-cell, unless it is a header
+    cell whose words fall into as many groups as there are sub-columns; a header cell whose words
+    sit in one sub-column is a group label over all of them."""
+    inside = [w for w in words if cell and _centre_inside(w, cell)]
+    if not edges or not cell or box is None or (round(cell[0], 1), round(cell[2], 1)) != box:
+        return [cell_lines(cell, words)] + [[] for _ in edges]
+    if any(w[0] < edge < w[2] for w in inside for edge in edges):
+        if is_header and len(groups := _word_groups(inside)) == len(edges) + 1:  # a name wider than its numbers
+            return [cell_lines(cell, group) for group in groups]
+        return [cell_lines(cell, words)] + [[] for _ in edges]
+    bounds = [cell[0], *edges, cell[2]]
+    parts = [cell_lines((left, cell[1], right, cell[3]), inside) for left, right in zip(bounds, bounds[1:])]
+    filled = [part for part in parts if part]
+    if is_header and len(filled) == 1:
+        return [filled[0]] * len(parts)
+    return parts
+
+
+def split_stacked_row(cells: list[Lines]) -> list[list[str]]:
+    """A row the finder merged because no rule separates its lines ("GENIA - LAS" over "GENIA -
+    UAS", each number cell two lines high) is split back: when at least half of the filled cells
+    have the same number of lines n > 1 and the rest have at most one, it becomes n rows, a
+    one-line cell going to the line nearest to it (a label centred across the rows)."""
+    filled = [c for c in cells if c]
+    heights = Counter(len(c) for c in filled)
+    n = max(heights, default=0)
+    if n < 2 or heights[n] * 2 < len(filled) or any(1 < len(c) < n for c in filled):
+        return [[" ".join(text for _, text in c) for c in cells]]
+    anchors = [y for y, _ in next(c for c in filled if len(c) == n)]
+    rows = [[""] * len(cells) for _ in range(n)]
+    for col, cell in enumerate(cells):
+        if len(cell) == n:
+            for i, (_, text) in enumerate(cell):
+                rows[i][col] = text
+        elif cell:
+            nearest = min(range(n), key=lambda i: abs(anchors[i] - cell[0][0]))
+            rows[nearest][col] = cell[0][1]
+    return rows
+
+
+def table_rows(table, words: list[tuple]) -> list[list[str]]:
+    """Each cell's words in the text layer's own order (the finder's `extract()` re-sorts
+    characters by position and breaks numbers whose decimal point sits lower: "0965 ."),
+    merged sub-columns and stacked rows split back."""
+    boxes = [_column_box(table, column) for column in range(table.col_count)]
+    edges = [subcolumn_edges(table, column, words) for column in range(table.col_count)]
+    rows = []
+    for number, row in enumerate(table.rows):
+        cells = [part for column, cell in enumerate(row.cells)
+                 for part in _split_cell(cell, boxes[column], edges[column], words, is_header=number == 0)]
+        if number == 0:  # a header's lines are one label wrapped ("Inference / time (secs)")
+            rows.append([" ".join(text for _, text in c) for c in cells])
+        else:
+            rows += split_stacked_row(cells)
+    return rows
+
+
+def _is_group_row(upper: list[str], lower: list[str]) -> bool:
+    """`upper` labels groups of `lower`'s columns: one of its labels stands over two filled cells
+    of `lower` (the label repeated, or followed by an empty cell), and `lower` holds names, not
+    numbers. A plain header over a data row has a different label over every column; a label of
+    more than six words is a title or a caption, not a group name."""
+    if any(_NUMBER.fullmatch(cell) for cell in lower if cell) or any(len(c.split()) > 6 for c in upper):
+        return False
+    return any(upper[c] and upper[c + 1] in ("", upper[c]) and lower[c] and lower[c + 1]
+               for c in range(len(upper) - 1))
+
+
+def merge_header_rows(cells: list[list[str]]) -> list[list[str]]:
+    """Group labels over column names become one header row of "group name" names ("Source
+    Words", "D → L R-1f1"). A label covers the empty cells to its right while the row below names
+    them. Only where most rows below hold numbers, and at most two merges: in text tables, and
+    below a third header row, data rows look just like names."""
+    numeric_rows = sum(any(_NUMBER.fullmatch(c) for c in row if c) for row in cells[2:])
+    if numeric_rows * 2 < len(cells) - 2:  # a text table: its second row is data, however it looks
+        return cells
+    for _ in range(2):
+        if len(cells) < 3 or not _is_group_row(cells[0], cells[1]):
+            break
+        label, merged = "", []
+        for upper, lower in zip(cells[0], cells[1]):
+            label = upper or (label if lower else "")
+            merged.append(lower if label in ("", lower) else f"{label} {lower}".strip())
+        cells = [merged] + cells[2:]
+    return cells
+
+
+def table_markdown(rows: list[list]) -> str:
+    """Header rows merged; then the first row is the header when more than half of its cells are
+    filled, otherwise the table gets an empty header row, so no data row is taken for column
+    names. Every row has the same number of cells."""
+    cols = max(len(r) for r in rows)
+    cells = merge_header_rows([[cell_text(c) for c in r] + [""] * (cols - len(r)) for r in rows])
+    if sum(bool(c) for c in cells[0]) * 2 <= cols:
+        cells = [[""] * cols] + cells
+    lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * cols]
+    lines += ["| " + " | ".join(r) + " |" for r in cells[1:]]
+    return "\n".join(lines)
