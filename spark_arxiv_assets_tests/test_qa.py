@@ -174,7 +174,7 @@ def test_local_teacher_generates_a_batch_with_the_bundled_smollm2():
     assert alone.text == replies[0].text  # left padding: batching does not change greedy output
 
 
-def test_an_answer_aware_reply_ends_at_its_questions_closing_quote():
+def test_an_answer_aware_reply_ends_where_its_question_closes_the_object():
     """The stop string ends each row on its own; the batch is not held to the token limit."""
     passage = ("Reciprocal rank fusion sums one over k plus the rank of a document in every list. "
                "We set k to 60 in all experiments, as in the original paper.")
@@ -182,9 +182,28 @@ def test_an_answer_aware_reply_ends_at_its_questions_closing_quote():
     teacher = LocalTransformersTeacher("SmolLM2-135M-Instruct", "cpu", batch_size=2, max_new_tokens=256, temperature=0.0)
     replies = teacher.generate([r.messages for r in requests], reply_shape("answer_aware"))
     for request, reply in zip(requests, replies):
-        assert reply.text.rstrip("}").endswith('"') and reply.completion_tokens <= QUESTION_REPLY.max_tokens
+        assert reply.text.rstrip("} \n").endswith('"') and reply.completion_tokens <= QUESTION_REPLY.max_tokens
         [pair] = parse_reply(request, reply.text)
         assert pair["question"].endswith("?") and pair["answer"] == request.answer
+
+
+def test_a_local_reply_never_writes_an_avoided_phrase():
+    teacher = LocalTransformersTeacher("SmolLM2-135M-Instruct", "cpu", batch_size=1, max_new_tokens=24, temperature=0.0)
+    conversation = [[{"role": "user", "content": "Write one question about the sentence: We set k to 60."}]]
+    free = teacher.generate(conversation, ReplyShape(prefill='{"question": "'))[0].text
+    words = free.removeprefix('{"question": "').split()
+    phrase = " " + " ".join(words[1:3])  # two words the model writes when nothing is banned
+    avoided = teacher.generate(conversation, ReplyShape(prefill='{"question": "', avoid=(phrase,)))[0].text
+    assert phrase in free and phrase not in avoided, (free, avoided)
+
+
+def test_quoted_terms_stay_in_the_question():
+    """Small models do not escape quotes inside the JSON string: the question runs to the quote
+    that closes the object, and a reply cut at an inner quote still parses."""
+    closed = parse_question_only('{"question": "What is the meaning of "RRF" in hybrid search?"}', "k = 60")
+    assert closed[0]["question"] == 'What is the meaning of "RRF" in hybrid search?'
+    cut = parse_question_only('{"question": "What is the meaning of "', "k = 60")
+    assert cut[0]["question"] == "What is the meaning of"  # then dropped by the form filter (no "?")
 
 
 def _section_chunks(n_papers: int) -> pd.DataFrame:

@@ -40,10 +40,11 @@ class Generated:
 
 def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size: int = 8, max_new_tokens: int = 128,
                   temperature: float = 0.0, prefill: str = "", loop_guard: bool = False,
-                  stop_strings: list[str] | None = None) -> list[Generated]:
+                  stop_strings: list[str] | None = None, avoid: list[str] | None = None) -> list[Generated]:
     """Continues each conversation as the assistant; `prefill` starts every reply; `loop_guard` applies
     `answer_loop_guard` (answers, not the teacher's JSON, whose keys repeat by design); a row ends
-    once its new text contains one of `stop_strings` (the batch when every row has)."""
+    once its new text contains one of `stop_strings` (the batch when every row has); no reply holds
+    a phrase of `avoid` (its last token is banned where the rest of it was just written)."""
     import torch
 
     tokenizer.padding_side = "left"  # every row then continues from its own last token
@@ -59,8 +60,9 @@ def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size:
         with torch.inference_mode():
             guard = {"logits_processor": [answer_loop_guard(inputs["input_ids"].shape[1])]} if loop_guard else {}
             stop = {"stop_strings": stop_strings, "tokenizer": tokenizer} if stop_strings else {}
+            banned = {"bad_words_ids": [tokenizer(p, add_special_tokens=False).input_ids for p in avoid]} if avoid else {}
             output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                    **sampling, **guard, **stop)
+                                    **sampling, **guard, **stop, **banned)
         for row in output[:, inputs["input_ids"].shape[1]:]:
             out.append(Generated(prefill + tokenizer.decode(row, skip_special_tokens=True).strip(),
                                  int((row != tokenizer.pad_token_id).sum())))

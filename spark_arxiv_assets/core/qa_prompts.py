@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-PROMPT_VERSION = "qa-v1"  # part of the generation cache key: bump when the prompt changes
+PROMPT_VERSION = "qa-v2"  # part of the generation cache key: bump when the prompt changes
 QUESTION_KINDS = ("factual", "conceptual", "numeric")
 
 
@@ -14,17 +14,23 @@ QUESTION_KINDS = ("factual", "conceptual", "numeric")
 class ReplyShape:
     """How a local teacher's reply is started and ended (servers write the whole JSON themselves
     and ignore this): `prefill` begins the reply; a reply ends once its text after the prefill
-    holds one of `stop`, or after `max_tokens` (None: the teacher's own limit)."""
+    holds one of `stop`, or after `max_tokens` (None: the teacher's own limit); it never writes a
+    phrase of `avoid`."""
 
     prefill: str = ""
     stop: tuple[str, ...] = ()
     max_tokens: int | None = None
+    avoid: tuple[str, ...] = ()
 
 
-# An answer-aware reply is one JSON string: the question ends at its closing quote. 80 tokens hold
+# An answer-aware reply is one JSON object: the question ends where its string closes the object
+# (not at the first quote: questions quote terms, 'What is the meaning of "RRF"?'). 80 tokens hold
 # the longest question the length filter keeps (40 words); a reply still running then is a loop,
 # and one looping row would otherwise hold its whole batch to the teacher's 256-token limit.
-QUESTION_REPLY = ReplyShape(prefill='{"question": "', stop=('"',), max_tokens=80)
+# SmolLM2-135M answers the prompt's "Answer:" with "What is the answer to the question" in a third
+# of its replies; banning the phrase makes it ask about the passage (benchmarks/teacher_yield.py).
+QUESTION_REPLY = ReplyShape(prefill='{"question": "', stop=('"}', '" }', '"\n'), max_tokens=80,
+                            avoid=(" the answer", " this question"))
 QUESTIONS_REPLY = ReplyShape(prefill='{"questions": [{"question": "')
 
 TEACHER_SYSTEM = (
@@ -76,13 +82,15 @@ def question_for_answer_messages(title: str, passage: str, answer: str) -> list[
 
 
 def parse_question_only(text: str, answer: str) -> list[dict]:
-    """Parses an answer-aware reply into one pair with the given answer. A local reply stops at
-    the question's closing quote, so it is not whole JSON: the question is read up to that quote."""
+    """Parses an answer-aware reply into one pair with the given answer. A local reply stops after
+    the question's closing quote and is often not valid JSON (quotes inside the question are not
+    escaped): the question is read up to the quote that closes the object."""
     kind = "numeric" if re.search(r"\d", answer) else "factual"
     for value in json_values(text) or [None]:
         if isinstance(value, dict) and isinstance(value.get("question"), str) and value["question"].strip():
             return [{"question": " ".join(value["question"].split()), "answer": answer, "kind": kind}]
-    match = re.search(r'"question"\s*:\s*"([^"]{5,300})', text)
+    match = (re.search(r'"question"\s*:\s*"(.{5,300}?)"\s*}', text, re.S)
+             or re.search(r'"question"\s*:\s*"(.{5,300}?)"?\s*(?:[,\n]|$)', text, re.S))
     if match:
         return [{"question": " ".join(match.group(1).split()), "answer": answer, "kind": kind}]
     raise TeacherOutputError(f"no question in reply: {text[:120]!r}")

@@ -90,7 +90,8 @@ class LocalTransformersTeacher:
         model, tokenizer = load_teacher_model(self.model_name, self.device)
         max_new_tokens = min(self.max_new_tokens, shape.max_tokens or self.max_new_tokens)
         outputs = generate_chat(model, tokenizer, conversations, self.batch_size, max_new_tokens, self.temperature,
-                                shape.prefill, stop_strings=list(shape.stop) or None)
+                                shape.prefill, stop_strings=list(shape.stop) or None,
+                                avoid=list(shape.avoid) or None)
         return [TeacherReply(text=o.text, completion_tokens=o.new_tokens) for o in outputs]
 
 
