@@ -225,3 +225,17 @@ def test_a_figure_with_a_thin_caption_gets_its_text_from_ocr(tmp_path):
     figure = next(b for b in result.pages[0].blocks if b["kind"] == "figure")
     assert figure["caption"] == "Figure 2: Loss." and "VALIDATION" in figure["figure_text"].upper()
     assert result.pages[0].method == "text"  # the page itself has a text layer: no page OCR
+
+
+def test_a_wide_tables_chunks_stay_within_the_budget(tokenizer):
+    """Sixteen long column names leave no room for a row under caption and header: the repeated
+    header gives up the caption first, and every chunk keeps to the token budget."""
+    options = ChunkingOptions(chunk_tokens=120)
+    names = [f"group {g} metric {m}" for g in "ABCD" for m in range(4)]
+    header = "| " + " | ".join(names) + " |\n|" + "---|" * len(names)
+    lines = ["| " + " | ".join(f"{i}.{j}" for j in range(16)) + " |" for i in range(6)]
+    unit = Unit("table", "5 Results", [(7, "\n".join(lines))], header=header,
+                caption="Table 3: Performance of baseline models on different tasks.")
+    chunks = chunk_units("p", "T", [unit], make_splitter(tokenizer, options), tokenizer, options)
+    assert all(len(tokenizer.encode(c["text"], add_special_tokens=False)) <= 120 for c in chunks)
+    assert sorted(line for c in chunks for line in c["text"].splitlines() if line in lines) == sorted(lines)

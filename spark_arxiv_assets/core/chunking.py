@@ -78,14 +78,19 @@ def split_with_pages(pieces: list[tuple[int, str]], splitter: RecursiveCharacter
 
 
 def _table_chunks(unit: Unit, splitter, tokenizer, budget: int) -> list[tuple[str, int, int]]:
-    """Whole rows only, the caption and header repeated in each chunk; a single row longer than
-    the budget is the one thing split inside (by the text splitter)."""
+    """Whole rows only, the caption and header repeated in each chunk (as much of them as leaves
+    room for the longest row); a single row longer than the budget is the one thing split inside
+    (by the text splitter)."""
     page = unit.pieces[0][0]
     count = lambda text: len(tokenizer.encode(text, add_special_tokens=False))  # noqa: E731
     caption = unit.caption
     while caption and count(caption) > budget // 3:  # a long caption: keep its start, leave room for rows
         caption = caption[:int(len(caption) * 0.8)].rsplit(" ", 1)[0] + "…"
-    header = f"{caption}\n{unit.header}".strip()
+    # A wide table's header ("D →L R-1f1 | D →L R-2f1 | …", 16 columns) can leave no room for a
+    # row: then the caption, then the column names, then both are left out of the repeated header.
+    longest_row = max((count(row) + 1 for row in unit.pieces[0][1].splitlines()), default=0)
+    candidates = [f"{caption}\n{unit.header}".strip(), unit.header.strip(), caption, ""]
+    header = next((h for h in candidates if budget - count(h) >= longest_row), "")
     room = budget - count(header)
     chunks, rows, used = [], [], 0
     for row in unit.pieces[0][1].splitlines():
