@@ -13,6 +13,8 @@ import re
 import statistics
 from collections import Counter
 
+import numpy as np
+
 Rect = tuple[float, float, float, float]
 Lines = list[tuple[float, str]]  # (y, text) of each text line in a cell, top to bottom
 
@@ -88,13 +90,12 @@ def subcolumn_edges(table, column: int, words: list[tuple]) -> list[float]:
     if len(rows) < 2:
         return []
     height = statistics.median(h for spans in rows for _, _, h, _ in spans)
-    xs = [box[0] + 0.5 * i for i in range(int((box[1] - box[0]) / 0.5) + 1)]
-    numeric = [any(any(ch.isdigit() for ch in text) for *_, text in spans) for spans in rows]
-    covered = []
-    for x in xs:
-        crossing = [i for i, spans in enumerate(rows) if any(x0 <= x <= x1 for x0, x1, _, _ in spans)]
-        covered.append(any(numeric[i] for i in crossing) or len(crossing) * 2 > len(rows))
-    edges = _blank_strips(covered, xs, SUBCOLUMN_GAP * height) if any(covered) else []
+    xs = np.arange(box[0], box[1] + 0.5, 0.5)
+    crossing = np.array([((xs >= np.array([[s[0]] for s in spans])) & (xs <= np.array([[s[1]] for s in spans]))).any(0)
+                         for spans in rows])  # rows × x: does a word of the row cover x
+    numeric = np.array([any(any(ch.isdigit() for ch in text) for *_, text in spans) for spans in rows])
+    covered = (crossing[numeric].any(0) | (crossing.sum(0) * 2 > len(rows))).tolist()
+    edges = _blank_strips(covered, xs.tolist(), SUBCOLUMN_GAP * height) if any(covered) else []
     bounds = [box[0], *edges, box[1]]
     for left, right in zip(bounds, bounds[1:]):
         rows_here = sum(any(left <= (x0 + x1) / 2 <= right for x0, x1, _, _ in spans) for spans in rows)
