@@ -50,10 +50,13 @@ def cell_lines(cell: Rect | None, words: list[tuple]) -> Lines:
     return [(y, " ".join(text)) for y, text in sorted(lines, key=lambda line: line[0])]
 
 
+def _extent(cell: Rect) -> tuple[float, float]:
+    return round(cell[0], 1), round(cell[2], 1)
+
+
 def _column_box(table, column: int) -> tuple[float, float] | None:
     """The x extent most of the column's cells have (cells spanning several columns are wider)."""
-    extents = Counter((round(row.cells[column][0], 1), round(row.cells[column][2], 1))
-                      for row in table.rows if row.cells[column])
+    extents = Counter(_extent(row.cells[column]) for row in table.rows if row.cells[column])
     return extents.most_common(1)[0][0] if extents else None
 
 
@@ -84,7 +87,7 @@ def subcolumn_edges(table, column: int, words: list[tuple]) -> list[float]:
     rows = []  # the words of each row's cell in this column: (x0, x1, height, text)
     for row in table.rows[1:]:
         cell = row.cells[column]
-        if cell and (round(cell[0], 1), round(cell[2], 1)) == box:
+        if cell and _extent(cell) == box:
             if spans := [(w[0], w[2], w[3] - w[1], w[4]) for w in words if _centre_inside(w, cell)]:
                 rows.append(spans)
     if len(rows) < 2:
@@ -125,7 +128,7 @@ def _split_cell(cell: Rect | None, box: tuple[float, float] | None, edges: list[
     cell whose words fall into as many groups as there are sub-columns; a header cell whose words
     sit in one sub-column is a group label over all of them."""
     inside = [w for w in words if cell and _centre_inside(w, cell)]
-    if not edges or not cell or box is None or (round(cell[0], 1), round(cell[2], 1)) != box:
+    if not edges or not cell or box is None or _extent(cell) != box:
         return [cell_lines(cell, words)] + [[] for _ in edges]
     if any(w[0] < edge < w[2] for w in inside for edge in edges):
         if is_header and len(groups := _word_groups(inside)) == len(edges) + 1:  # a name wider than its numbers
