@@ -38,10 +38,10 @@ browser-deps:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
 
 test: setup browser-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=5
 
 test-slow: setup browser-deps
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m slow --durations=5
 
 bench: setup
 	$(PY) -m benchmarks.run_all

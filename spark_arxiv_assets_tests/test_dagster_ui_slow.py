@@ -1,6 +1,7 @@
 """What users do first: `dagster dev`, open the lineage page, click "Materialize all", launch
 the backfill of every month it offers, and watch it finish, in headless Chromium. Then the
-instance is asked whether every asset materialized and every check passed."""
+instance is asked whether every asset materialized and every check passed, and the adapter is loaded
+with plain PEFT and generates. This is the slow suite's one run of the default-size graph."""
 import os
 import sys
 import time
@@ -8,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from .adapters import assert_adapter_generates
 from .browser import headless_chromium
 from .conftest import PROJECT_ROOT
 from .fakes.loopback import free_port
@@ -115,3 +117,5 @@ def test_materialize_all_from_the_ui_succeeds_with_every_check_passing(dagster_d
     checks = [e.event_specific_data for e in events if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
     assert len(checks) >= len(ASSETS) and [c.check_name for c in checks if not c.passed] == []
     assert (data / "evaluation" / "summary.json").exists()
+    assert (data / "synthetic_arxiv_qa_dataset.json").exists()
+    assert_adapter_generates(data / "models" / "final_adapter" / "current")

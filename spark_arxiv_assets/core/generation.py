@@ -52,18 +52,24 @@ def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size:
         tokenizer.pad_token = tokenizer.eos_token
     device = next(model.parameters()).device
     sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
-    out: list[Generated] = []
-    for start in range(0, len(conversations), batch_size):
-        prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) + prefill
-                   for c in conversations[start:start + batch_size]]
-        inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+    prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) + prefill
+               for c in conversations]
+    # Batches of similar length: a short prompt batched with long ones is padded to their length and
+    # the prefill, most of the work on RAG prompts, pays for the padding (≈10% of the evaluation).
+    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+    order = sorted(range(len(prompts)), key=lengths.__getitem__)
+    out: list[Generated | None] = [None] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        inputs = tokenizer([prompts[i] for i in rows], return_tensors="pt", padding=True,
+                           add_special_tokens=False).to(device)
         with torch.inference_mode():
             guard = {"logits_processor": [answer_loop_guard(inputs["input_ids"].shape[1])]} if loop_guard else {}
             stop = {"stop_strings": stop_strings, "tokenizer": tokenizer} if stop_strings else {}
             banned = {"bad_words_ids": [tokenizer(p, add_special_tokens=False).input_ids for p in avoid]} if avoid else {}
             output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                     **sampling, **guard, **stop, **banned)
-        for row in output[:, inputs["input_ids"].shape[1]:]:
-            out.append(Generated(prefill + tokenizer.decode(row, skip_special_tokens=True).strip(),
-                                 int((row != tokenizer.pad_token_id).sum())))
+        for i, row in zip(rows, output[:, inputs["input_ids"].shape[1]:]):
+            out[i] = Generated(prefill + tokenizer.decode(row, skip_special_tokens=True).strip(),
+                               int((row != tokenizer.pad_token_id).sum()))
     return out
