@@ -2,6 +2,7 @@
 right shape, two-column reading order, figures cropped with their captions, reference lists
 found, and a section path on every chunk of a paper with headings."""
 import functools
+from collections import Counter
 
 import pandas as pd
 import pymupdf
@@ -14,7 +15,7 @@ from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
 from spark_arxiv_assets.core.rag_prompt import linearize_tables
 from spark_arxiv_assets.core.retrieval import Retriever
 from spark_arxiv_assets.core.sections import FRONT_MATTER, Unit
-from spark_arxiv_assets.core.table_grid import merge_header_rows, table_rows
+from spark_arxiv_assets.core.table_grid import merge_header_rows, spread_centred_labels
 from spark_arxiv_assets.core.table_text import table_outline
 from spark_arxiv_assets.resources.models import load_sentence_transformer
 
@@ -87,10 +88,19 @@ def test_sub_columns_under_one_rule_and_two_row_headers_are_split_back(corpora):
     [doc_types] = page_tables(corpora, "2206.10883v3", 18)  # "Avg. Docs Per Case" is wider than its numbers
     assert doc_types[0] == ["Document Type", "Avg. Docs Per Case", "Description"]
     assert doc_types[3][:2] == ["Opinion/Order", "3.300 (4.78)"]
-    page = pymupdf.open(corpora / "pdfs" / "2302.07302v1.pdf")[11]  # a table whose columns have no rules
-    actions = table_rows(page.find_tables().tables[0], page.get_text("words"))
+    [actions] = page_tables(corpora, "2302.07302v1", 12)  # columns without rules, the caption in the cells' block
     assert actions[0] == ["Action", "P1", "P2", "P3", "P4", "P5", "P6", "AVG", "SD"]
     assert actions[1][:2] == ["Paper Opens", "77"]
+
+
+def test_a_caption_in_the_block_of_its_table_still_captions_it_but_a_wrapped_sentence_is_no_caption(corpora):
+    """PyMuPDF puts CiteSee's table captions in the block of the tables' last rows; 2501.10120 wraps
+    "… is shown in / Table 10. The session …" inside a paragraph."""
+    for page, label in [(11, "Table 1"), (12, "Table 2")]:
+        [table] = [b for b in extracted(corpora, "2302.07302v1").pages[page - 1].blocks if b["kind"] == "table"]
+        assert table["label"] == label and table["caption"].startswith(f"{label}: ")
+    paragraph = [b["text"] for b in extracted(corpora, "2501.10120v1").pages[10].blocks if "is shown in" in b["text"]]
+    assert len(paragraph) == 1 and "shown in\nTable 10. The session" in paragraph[0]
 
 
 def test_text_tables_keep_their_rows_apart_from_the_header(corpora):
@@ -100,6 +110,28 @@ def test_text_tables_keep_their_rows_apart_from_the_header(corpora):
     assert checklist[0] == ["", "Checklist of Facts during Writing", "", ""]  # under an empty header
     assert checklist[1] == ["a. Plaintiff description", "e. Court’s full name", "i. Remedy sought",
                             "m. Date of settlement/decree"]
+
+
+def test_a_label_centred_beside_its_rows_is_given_to_each_of_them(corpora):
+    """Multi-LexSum's Table 6 sets "Always Include" beside the middle of eight rows and "Rarely to
+    Never Include" beside six; Table 9's "Hold-out" beside three."""
+    [documents] = page_tables(corpora, "2206.10883v3", 17)  # under an empty header
+    groups = Counter(row[0] for row in documents)
+    assert groups == {"Always Include": 8, "Sometimes Include Based on Writers’ Judgment": 1,
+                      "Rarely to Never Include": 6}
+    assert documents[0] == ["Always Include", "The ﬁrst complaint"]
+    assert documents[-1] == ["Rarely to Never Include", "Other orders"]
+    [splits] = [t for t in page_tables(corpora, "2206.10883v3", 21) if t[0][:2] == ["Strategy", "Test Split"]]
+    assert [row[0] for row in splits[1:]] == ["Hold-out", "Hold-out", "Hold-out", "K-fold"]
+
+
+def test_a_label_on_the_first_row_of_its_group_is_left_alone():
+    """Below a top-aligned label, empty first cells are as often a wrapped cell as a group member."""
+    rows = [["Model", "Data", "F1"], ["A", "x", "1.0"], ["", "y", "2.0"], ["B", "x", "3.0"]]
+    assert spread_centred_labels(rows, [0, 10, 20, 30], [0, 10, 20, 30]) == rows
+    centred = [["Model", "Data", "F1"], ["", "x", "1.0"], ["A", "y", "2.0"], ["", "z", "3.0"], ["B", "x", "4.0"]]
+    assert [r[0] for r in spread_centred_labels(centred, [0, 10, 20, 30, 40], [0, 10, 20, 30, 40])[1:]] == \
+        ["A", "A", "A", "B"]
 
 
 def test_group_labels_cover_the_columns_they_stand_over():

@@ -84,10 +84,12 @@ def _is_bold(span: dict) -> bool:
 
 
 def raw_blocks(page: pymupdf.Page) -> list[RawBlock]:
-    """Horizontal text only: rotated margin stamps (arXiv's identifier) are not body text."""
+    """Horizontal text only: rotated margin stamps (arXiv's identifier) are not body text. A
+    table caption starts a block of its own: PyMuPDF may put it in the block of the table's last rows
+    (CiteSee's Tables 1 and 2), where it is neither seen as a caption nor set apart from the cells."""
     blocks = []
     for block in page.get_text("dict", flags=pymupdf.TEXTFLAGS_TEXT)["blocks"]:
-        lines = []
+        parts: list[list[tuple[RawLine, Rect]]] = [[]]
         for line in block.get("lines", []):
             if abs(line["dir"][0] - 1.0) > 0.01:
                 continue
@@ -96,9 +98,13 @@ def raw_blocks(page: pymupdf.Page) -> list[RawBlock]:
                 continue
             text = "".join(s["text"] for s in line["spans"]).strip()
             size = sum(s["size"] * len(s["text"]) for s in spans) / max(1, sum(len(s["text"]) for s in spans))
-            lines.append(RawLine(text, size, all(_is_bold(s) for s in spans)))
-        if lines:
-            blocks.append(RawBlock(tuple(block["bbox"]), lines))
+            box = tuple(line["bbox"])
+            if parts[-1] and _is_table_caption(text) and not _continues_paragraph(parts[-1][-1][1], box):
+                parts.append([])
+            parts[-1].append((RawLine(text, size, all(_is_bold(s) for s in spans)), box))
+        for part in filter(None, parts):
+            bbox = tuple(block["bbox"]) if len(parts) == 1 else _union([box for _, box in part])
+            blocks.append(RawBlock(bbox, [raw_line for raw_line, _ in part]))
     return blocks
 
 
@@ -116,6 +122,16 @@ def _center_inside(box: Rect, area: Rect, margin: float = 2.0) -> bool:
     return area[0] - margin <= cx <= area[2] + margin and area[1] - margin <= cy <= area[3] + margin
 
 
+def _continues_paragraph(previous: Rect, line: Rect) -> bool:
+    """A line starting "Table 10." right under a full line with the same left edge is a wrapped
+    sentence ("… is shown in / Table 10. The …"); under a table's cells, it starts the caption."""
+    return abs(previous[0] - line[0]) <= 2 and previous[2] - previous[0] >= 0.9 * (line[2] - line[0])
+
+
+def _is_table_caption(text: str) -> bool:
+    return bool((match := CAPTION.match(text)) and match.group(1).lower().startswith("tab"))
+
+
 def _union(boxes: list[Rect]) -> Rect:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
@@ -130,10 +146,11 @@ def _tables(page: pymupdf.Page) -> list[dict]:
     tables = page.find_tables().tables
     words = page.get_text("words") if tables else []
     for table in tables:
-        rows = [r for r in table_rows(table, words) if any(cell_text(c) for c in r)]
-        if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
+        rows = table_rows(table, words)
+        filled = [r for r in rows if any(r)]
+        if len(filled) >= 2 and max(len(r) for r in rows) >= 2:
             found.append({"kind": "table", "bbox": tuple(table.bbox), "text": table_markdown(rows),
-                          "rows": len(rows), "cols": max(len(r) for r in rows), "label": "", "caption": ""})
+                          "rows": len(filled), "cols": max(len(r) for r in rows), "label": "", "caption": ""})
     return found
 
 
@@ -268,7 +285,7 @@ def page_layout(page: pymupdf.Page, blocks: list[RawBlock], body_size: float, ou
     """Classifies one page's raw blocks; `outline` holds (level, title) of headings on this page."""
     # The table finder runs PyMuPDF's layout model (≈0.25 s a page on a CPU core): only pages with
     # a table caption pay for it. A table without a caption is read as text.
-    has_table_caption = any((m := CAPTION.match(b.text)) and m.group(1).lower().startswith("tab") for b in blocks)
+    has_table_caption = any(_is_table_caption(b.text) for b in blocks)
     tables = _tables(page) if find_tables and has_table_caption else []
     graphics = _graphics(page, tables)
     out: list[dict] = list(tables)

@@ -142,16 +142,22 @@ def _split_cell(cell: Rect | None, box: tuple[float, float] | None, edges: list[
     return parts
 
 
-def split_stacked_row(cells: list[Lines]) -> list[list[str]]:
+def _middle(lines: Lines) -> float:
+    return (lines[0][0] + lines[-1][0]) / 2
+
+
+def split_stacked_row(cells: list[Lines]) -> list[tuple[list[str], float]]:
     """A row the finder merged because no rule separates its lines ("GENIA - LAS" over "GENIA -
     UAS", each number cell two lines high) is split back: when at least half of the filled cells
     have the same number of lines n > 1 and the rest have at most one, it becomes n rows, a
-    one-line cell going to the line nearest to it (a label centred across the rows)."""
+    one-line cell going to the line nearest to it (a label centred across the rows). Each row
+    comes with the height of its middle."""
     filled = [c for c in cells if c]
     heights = Counter(len(c) for c in filled)
     n = max(heights, default=0)
     if n < 2 or heights[n] * 2 < len(filled) or any(1 < len(c) < n for c in filled):
-        return [[" ".join(text for _, text in c) for c in cells]]
+        middle = statistics.mean(_middle(c) for c in filled) if filled else 0.0
+        return [([" ".join(text for _, text in c) for c in cells], middle)]
     anchors = [y for y, _ in next(c for c in filled if len(c) == n)]
     rows = [[""] * len(cells) for _ in range(n)]
     for col, cell in enumerate(cells):
@@ -161,24 +167,65 @@ def split_stacked_row(cells: list[Lines]) -> list[list[str]]:
         elif cell:
             nearest = min(range(n), key=lambda i: abs(anchors[i] - cell[0][0]))
             rows[nearest][col] = cell[0][1]
-    return rows
+    return list(zip(rows, anchors))
+
+
+def spread_centred_labels(rows: list[list[str]], middles: list[float], label_middles: list[float]) -> list[list[str]]:
+    """A first-column label set vertically centred beside its group ("Always Include" beside eight
+    rows, the rows above it empty in that column) is given to every row of its group, so that each
+    row says what it is about. Only where the first data row has no label and every data row is
+    either full or full but for its label; the group is the run of rows whose middle the label's
+    middle halves. A label on its group's first row (rows below it empty) is left alone: there the
+    empty rows are as often a wrapped cell as a member of a group."""
+    def member(row: list[str]) -> bool:
+        return not row[0] and all(row[1:])
+
+    data = range(1, len(rows))
+    if len(rows) < 4 or len(rows[0]) < 2 or not member(rows[1]) \
+            or not all(member(rows[i]) or all(rows[i]) for i in data) or all(member(rows[i]) for i in data):
+        return rows
+    pitch = statistics.median(b - a for a, b in zip(middles[1:], middles[2:]))
+    out, start = [list(row) for row in rows], 1
+    for label in (i for i in data if rows[i][0]):
+        if label < start:
+            continue
+        end = 2 * label_middles[label] - middles[start] + pitch / 2
+        stop = label + 1
+        while stop < len(rows) and member(rows[stop]) and middles[stop] <= end:
+            stop += 1
+        for i in range(start, stop):
+            out[i][0] = rows[label][0]
+        start = stop
+    return out
 
 
 def table_rows(table, words: list[tuple]) -> list[list[str]]:
     """Each cell's words in the text layer's own order (the finder's `extract()` re-sorts
     characters by position and breaks numbers whose decimal point sits lower: "0965 ."),
-    merged sub-columns and stacked rows split back."""
+    merged sub-columns and stacked rows split back, header rows merged, centred group labels spread
+    over their rows; rows without text are left out. The first row is the header: an empty one
+    when the table's first row is not (more than half of its cells filled)."""
     boxes = [_column_box(table, column) for column in range(table.col_count)]
     edges = [subcolumn_edges(table, column, words) for column in range(table.col_count)]
-    rows = []
+    rows, middles, label_middles = [], [], []
     for number, row in enumerate(table.rows):
         cells = [part for column, cell in enumerate(row.cells)
                  for part in _split_cell(cell, boxes[column], edges[column], words, is_header=number == 0)]
         if number == 0:  # a header's lines are one label wrapped ("Inference / time (secs)")
-            rows.append([" ".join(text for _, text in c) for c in cells])
+            split = [([" ".join(text for _, text in c) for c in cells], 0.0)]
         else:
-            rows += split_stacked_row(cells)
-    return rows
+            split = split_stacked_row(cells)
+        label_middle = _middle(cells[0]) if cells and cells[0] else 0.0
+        for texts, middle in split:
+            if any(cell_text(text) for text in texts):
+                rows.append(texts)
+                middles.append(middle)
+                label_middles.append(label_middle)
+    rows = merge_header_rows(rows)
+    middles, label_middles = middles[-len(rows):], label_middles[-len(rows):]  # merged rows were the first
+    if rows and not _is_header(rows[0]):  # no data row is taken for column names
+        rows, middles, label_middles = [[""] * len(rows[0]), *rows], [0.0, *middles], [0.0, *label_middles]
+    return spread_centred_labels(rows, middles, label_middles)
 
 
 def _is_group_row(upper: list[str], lower: list[str]) -> bool:
@@ -211,13 +258,17 @@ def merge_header_rows(cells: list[list[str]]) -> list[list[str]]:
     return cells
 
 
+def _is_header(row: list[str]) -> bool:
+    return sum(bool(cell_text(c)) for c in row) * 2 > len(row)
+
+
 def table_markdown(rows: list[list]) -> str:
-    """Header rows merged; then the first row is the header when more than half of its cells are
-    filled, otherwise the table gets an empty header row, so no data row is taken for column
-    names. Every row has the same number of cells."""
+    """The first row is the header when it is empty or more than half of its cells are filled,
+    otherwise the table gets an empty header row, so no data row is taken for column names.
+    Every row has the same number of cells."""
     cols = max(len(r) for r in rows)
-    cells = merge_header_rows([[cell_text(c) for c in r] + [""] * (cols - len(r)) for r in rows])
-    if sum(bool(c) for c in cells[0]) * 2 <= cols:
+    cells = [[cell_text(c) for c in r] + [""] * (cols - len(r)) for r in rows]
+    if any(cells[0]) and not _is_header(cells[0]):
         cells = [[""] * cols] + cells
     lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * cols]
     lines += ["| " + " | ".join(r) + " |" for r in cells[1:]]
