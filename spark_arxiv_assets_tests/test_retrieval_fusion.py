@@ -115,3 +115,19 @@ def test_assets_refuse_an_index_built_with_another_embedding_model(encoder):
     same, _ = update_chunk_index(None, chunks_for("2401.00001"), encoder, IndexOptions(), embedder.model)
     hits = embedder.retriever(same, fusion="rrf").search(PAPERS["2401.00001"][1], k=1)
     assert hits[0].text == PAPERS["2401.00001"][1]
+
+
+def test_a_bm25_candidate_beyond_the_dense_list_is_fused_with_its_exact_cosine(encoder):
+    """With one dense and one BM25 candidate, the two lists disagree: "quantisation" draws the dense
+    search to QLoRA, "native resolution" draws BM25 to the rendering chunk. The rendering chunk's
+    dense share is its own cosine, not the floor of −1 a chunk outside the dense list got before."""
+    index, _ = update_chunk_index(None, chunks_for(*PAPERS), encoder, IndexOptions(), "m")
+    retriever = Retriever(index, encoder, candidates=1)
+    query = "native resolution of quantisation"
+    [dense], [lexical] = retriever.search(query, k=1, mode="dense"), retriever.search(query, k=1, mode="bm25")
+    assert dense.text.startswith("QLoRA") and lexical.text.startswith("Rendering")
+    [hybrid] = retriever.search(query, k=1, mode="hybrid")
+    every = Retriever(index, encoder).search(query, k=index.size, mode="dense")  # the whole dense ranking
+    cosine = next(hit.score for hit in every if hit.text == lexical.text)
+    assert hybrid.text == lexical.text and hybrid.dense_rank is None
+    assert hybrid.score == pytest.approx(0.5 * (cosine + 1) / (dense.score + 1) + 0.5, abs=1e-4)

@@ -76,6 +76,11 @@ class ChunkIndex:
     def has(self, vector_id: int) -> bool:
         return vector_id in self._row_of
 
+    def similarities(self, query_vector: np.ndarray, vector_ids: list[int]) -> list[float]:
+        """Inner products of a query with stored chunk vectors (cosines: both are unit length)."""
+        rows = self.vectors[[self._row_of[v] for v in vector_ids]]
+        return [float(score) for score in rows @ np.asarray(query_vector, dtype=np.float32)]
+
     def save(self, directory: Path) -> None:
         np.save(directory / "vectors.npy", self.vectors)
         self.chunks.to_parquet(directory / "chunks.parquet", index=False)

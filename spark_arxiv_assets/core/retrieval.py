@@ -62,7 +62,8 @@ def _scaled(ranking: list[tuple[int, float]], floor: float) -> dict[int, float]:
 def convex_fusion(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
                   dense_weight: float = 0.5) -> list[tuple[int, float]]:
     """score = w·dense' + (1 − w)·bm25', each scaled from its theoretical minimum (cosine −1,
-    BM25 0) to the list's best score; a candidate missing from one list gets 0 there.
+    BM25 0) to the list's best score; a candidate missing from one list gets 0 there (`Retriever`
+    gives the dense list the exact cosine of every BM25 candidate, so only BM25 can be missing).
 
     Unlike min-max scaling, a fixed floor keeps a list whose scores are all close together
     (a weak match) from being stretched to look decisive (Bruch et al., "An Analysis of
@@ -103,12 +104,18 @@ class Retriever:
                     query_vectors: np.ndarray | None = None) -> list[list[Hit]]:
         """Hits per query, best first; the queries are embedded in one batch."""
         depth = max(k, self.candidates)
-        dense_lists = (self.dense_rankings(queries, depth, query_vectors) if mode in ("dense", "hybrid")
+        if mode == "bm25" or not self.index.size or not queries:
+            vectors = None
+        else:
+            vectors = self.embed_query(queries) if query_vectors is None else query_vectors
+        dense_lists = (self.dense_rankings(queries, depth, vectors) if mode in ("dense", "hybrid")
                        else [[] for _ in queries])
-        return [self._hits(dense, self.bm25_ranking(query, depth) if mode in ("bm25", "hybrid") else [], k, mode)
-                for query, dense in zip(queries, dense_lists)]
+        return [self._hits(dense, self.bm25_ranking(query, depth) if mode in ("bm25", "hybrid") else [], k, mode,
+                           vectors[i] if vectors is not None else None)
+                for i, (query, dense) in enumerate(zip(queries, dense_lists))]
 
-    def _hits(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], k: int, mode: Mode) -> list[Hit]:
+    def _hits(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], k: int, mode: Mode,
+              query_vector: np.ndarray | None) -> list[Hit]:
         dense_rank = {vid: r for r, (vid, _) in enumerate(dense, start=1)}
         bm25_rank = {vid: r for r, (vid, _) in enumerate(lexical, start=1)}
         if mode == "dense":
@@ -118,7 +125,11 @@ class Retriever:
         elif self.fusion == "rrf":
             ranked = reciprocal_rank_fusion([[v for v, _ in dense], [v for v, _ in lexical]])
         else:
-            ranked = convex_fusion(dense, lexical, self.dense_weight)
+            # A BM25 candidate beyond the dense list's depth has a cosine all the same: the exact one,
+            # not the floor of −1 (which sank a table that only BM25 found, rank 1, below rank 10).
+            missing = [v for v, _ in lexical if v not in dense_rank and self.index.has(v)]
+            exact = list(zip(missing, self.index.similarities(query_vector, missing))) if missing else []
+            ranked = convex_fusion(dense + exact, lexical, self.dense_weight)
         ranked = [(v, s) for v, s in ranked if self.index.has(v)][:k]
         rows = self.index.rows_for([v for v, _ in ranked])
         return [Hit(vector_id=v, chunk_id=row.chunk_id, paper_id=row.paper_id, title=row.title,
