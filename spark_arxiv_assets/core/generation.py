@@ -58,7 +58,7 @@ def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size:
     # the prefill, most of the work on RAG prompts, pays for the padding (≈10% of the evaluation).
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
     order = sorted(range(len(prompts)), key=lengths.__getitem__)
-    out: list[Generated | None] = [None] * len(prompts)
+    replies: dict[int, Generated] = {}
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         inputs = tokenizer([prompts[i] for i in rows], return_tensors="pt", padding=True,
@@ -70,6 +70,6 @@ def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size:
             output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                     **sampling, **guard, **stop, **banned)
         for i, row in zip(rows, output[:, inputs["input_ids"].shape[1]:]):
-            out[i] = Generated(prefill + tokenizer.decode(row, skip_special_tokens=True).strip(),
-                               int((row != tokenizer.pad_token_id).sum()))
-    return out
+            replies[i] = Generated(prefill + tokenizer.decode(row, skip_special_tokens=True).strip(),
+                                   int((row != tokenizer.pad_token_id).sum()))
+    return [replies[i] for i in range(len(prompts))]

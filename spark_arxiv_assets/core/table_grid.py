@@ -174,8 +174,8 @@ def spread_centred_labels(rows: list[list[str]], middles: list[float], label_mid
     """A first-column label set vertically centred beside its group ("Always Include" beside eight
     rows, the rows above it empty in that column) is given to every row of its group, so that each
     row says what it is about. Only where the first data row has no label and every data row is
-    either full or full but for its label; the group is the run of rows whose middle the label's
-    middle halves. A label on its group's first row (rows below it empty) is left alone: there the
+    either full or full but for its label; a group runs from the row after the previous group to
+    as far below its label as it starts above it. A label on its group's first row (rows below it empty) is left alone: there the
     empty rows are as often a wrapped cell as a member of a group."""
     def member(row: list[str]) -> bool:
         return not row[0] and all(row[1:])
