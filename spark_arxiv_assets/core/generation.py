@@ -54,8 +54,8 @@ def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size:
     sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
     prompts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) + prefill
                for c in conversations]
-    # Batches of similar length: a short prompt batched with long ones is padded to their length and
-    # the prefill, most of the work on RAG prompts, pays for the padding (≈10% of the evaluation).
+    # Batches of similar length: a short prompt batched with long ones is padded to their length,
+    # and the prefill, most of the work on RAG prompts, pays for the padding.
     lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
     order = sorted(range(len(prompts)), key=lengths.__getitem__)
     replies: dict[int, Generated] = {}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pymupdf
 
 from .sections import THIN_CAPTION_WORDS
-from .table_grid import cell_text, table_markdown, table_rows
+from .table_grid import table_markdown, table_rows
 
 CAPTION = re.compile(r"^\s*(fig(?:ure)?|table|tab)\.?\s*([A-Z]?\d+|[IVX]+)\s*[:.|]", re.I)
 BULLET = re.compile(r"^\s*(?:[•◦▪‣∙●■□➢►\-–—*]|\(?\d{1,2}[.)]|\([a-z]\)|\([ivx]+\))\s+\S")

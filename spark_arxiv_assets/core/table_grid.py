@@ -263,13 +263,10 @@ def _is_header(row: list[str]) -> bool:
 
 
 def table_markdown(rows: list[list]) -> str:
-    """The first row is the header when it is empty or more than half of its cells are filled,
-    otherwise the table gets an empty header row, so no data row is taken for column names.
-    Every row has the same number of cells."""
+    """`rows` as `table_rows` gives them: the first is the header (empty where the table has
+    none). Every row gets the same number of cells."""
     cols = max(len(r) for r in rows)
     cells = [[cell_text(c) for c in r] + [""] * (cols - len(r)) for r in rows]
-    if any(cells[0]) and not _is_header(cells[0]):
-        cells = [[""] * cols] + cells
     lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * cols]
     lines += ["| " + " | ".join(r) + " |" for r in cells[1:]]
     return "\n".join(lines)
