@@ -1,7 +1,10 @@
 """The foundation assets end to end through Spark (local master), on the bundled sample
 and on the shared corpora (good and bad PDFs together)."""
+import base64
+import re
 import shutil
 
+import pymupdf
 from dagster import load_asset_checks_from_modules, load_assets_from_modules
 
 from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs
@@ -49,6 +52,12 @@ def test_sample_corpus_end_to_end_then_incremental(data_dir):
     assert sorted(chunk_frame.loc[chunk_frame["paper_id"].isin(text_layer), "chunk_id"]) == \
         sorted(in_process.loc[in_process["paper_id"].isin(text_layer), "chunk_id"])
     assert metadata_of(result, "paper_pages")["spark_master"] == "local[2]"
+    # the sample's figure, cropped at extraction, is shown in the UI as a thumbnail with its caption
+    gallery = metadata_of(result, "paper_chunks")["figures_preview"]
+    [caption] = chunk_frame.loc[chunk_frame["figure_ref"] != "", "text"]
+    assert caption[:60] in gallery
+    [thumbnail] = re.findall(r"\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", gallery)
+    assert 40 <= pymupdf.Pixmap(base64.b64decode(thumbnail)).width <= 160
 
     index_meta = metadata_of(result, "chunk_index")
     assert index_meta["vectors"] == len(chunk_frame) and index_meta["index_kind"] == "flat"

@@ -8,13 +8,14 @@ from dagster import (AssetCheckResult, AssetCheckSpec, AssetExecutionContext, As
 from dagster_pyspark import LazyPySparkResource
 
 from ..core.chunking import CHUNK_COLUMNS, ChunkingOptions
-from ..core.previews import markdown_table
-from ..io_managers.page_files import MANIFEST_ONLY, PageFilesIOManager
+from ..core.previews import figure_gallery, markdown_table
+from ..io_managers.page_files import MANIFEST_ONLY, PageFilesIOManager, read_figure
 from ..resources.models import EmbeddingModel
 from ..resources.spark_chunking import run_chunking
 from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata, split_by_month
 
 MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2's limit; longer chunks would be truncated silently
+FIGURES_SHOWN = 4  # thumbnails in the metadata: enough to see that figures were cropped, not a catalogue
 
 
 class ChunksConfig(Config):
@@ -69,8 +70,21 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
         "chunks_per_paper": MetadataValue.md(markdown_table(per_paper, max_rows=20)),
         "preview": MetadataValue.md(markdown_table(frame[["chunk_id", "paper_id", "page_start", "chunk_type",
                                                           "section", "n_tokens", "text"]], max_chars=100)),
+        "figures_preview": MetadataValue.md(_figures_preview(frame, page_files_io_manager)),
     })
     yield _complete_and_sized(frame, manifest, {s["paper_id"] for s in stats if s["headings"]})
+
+
+def _figures_preview(chunks: pd.DataFrame, page_files: PageFilesIOManager) -> str:
+    """The first few cropped figures with their captions, read back from the page files."""
+    figures = []
+    for chunk in chunks[chunks["figure_ref"] != ""].itertuples():
+        png = read_figure(page_files.assets_root, chunk.figure_ref)
+        if png:
+            figures.append((png, chunk.text, f"{chunk.paper_id}, p. {chunk.page_start}"))
+        if len(figures) == FIGURES_SHOWN:
+            break
+    return figure_gallery(figures)
 
 
 def _complete_and_sized(paper_chunks: pd.DataFrame, manifest: pd.DataFrame, papers_with_headings: set[str]
