@@ -14,8 +14,8 @@ from spark_arxiv_assets.core.chunking import (ChunkingOptions, chunk_units, clea
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
 from spark_arxiv_assets.core.rag_prompt import linearize_tables
 from spark_arxiv_assets.core.retrieval import Retriever
-from spark_arxiv_assets.core.sections import FRONT_MATTER, Unit
-from spark_arxiv_assets.core.table_grid import merge_header_rows, spread_centred_labels
+from spark_arxiv_assets.core.sections import FRONT_MATTER, Unit, file_floats_where_mentioned
+from spark_arxiv_assets.core.table_grid import merge_header_rows, merge_wrapped_rows, spread_centred_labels
 from spark_arxiv_assets.core.table_text import table_outline
 from spark_arxiv_assets.resources.models import load_sentence_transformer
 
@@ -132,6 +132,49 @@ def test_a_label_on_the_first_row_of_its_group_is_left_alone():
     centred = [["Model", "Data", "F1"], ["", "x", "1.0"], ["A", "y", "2.0"], ["", "z", "3.0"], ["B", "x", "4.0"]]
     assert [r[0] for r in spread_centred_labels(centred, [0, 10, 20, 30, 40], [0, 10, 20, 30, 40])[1:]] == \
         ["A", "A", "A", "B"]
+
+
+def test_a_cell_wrapped_onto_a_second_line_joins_its_row(corpora):
+    """No rule between a cell's two lines makes the finder return two rows; the second is joined
+    back where it continues the text above in lower case (CiteSee's Table 1) or sets its value on
+    the second line (Multi-LexSum's Table 7). Rows of their own stay rows."""
+    [topics] = page_tables(corpora, "2302.07302v1", 11)
+    assert [row[0] for row in topics] == ["ID", "P1", "P2", "P3", "P4", "P5", "P6"]
+    assert topics[1][1] == "Co-design methodologies and examples. Interaction techniques for accessing video content."
+    [types] = page_tables(corpora, "2206.10883v3", 18)
+    [affidavit] = [row for row in types if row[0].startswith("Declaration/")]
+    assert affidavit[1:] == ["0.065 (0.8)", "Documents in which someone provides information under penalty of perjury."]
+    assert any(row[0] == "Statute/ Ordinance/ Regulation" and row[1] == "30.018 (0.56)" for row in types)
+    apart = [["Model", "F1"], ["bert", "0.5"], ["roberta", "0.6"], ["", "b. second item"], ["x", "the doc-"],
+             ["", "ument"]]
+    assert merge_wrapped_rows(apart) == apart[:4] + [["x", "the document"]]
+
+
+def test_a_frame_around_one_column_of_text_is_read_as_paragraphs(corpora):
+    """Multi-LexSum's Table 1 is three summaries in a ruled box: as a "table" its lines were rows
+    of one column; they are paragraphs, and the checklist box beside them is still a table."""
+    blocks = extracted(corpora, "2206.10883v3").pages[2].blocks
+    assert not any("Long Summary L" in b["text"] for b in blocks if b["kind"] == "table")
+    assert any(b["text"].startswith("Long Summary L: This case") for b in blocks if b["kind"] == "text")
+    assert any("Checklist of Facts" in b["text"] for b in blocks if b["kind"] == "table")
+
+
+def test_a_float_is_filed_under_the_section_that_mentions_it(corpora, tokenizer):
+    """Tables set at the top of a page sit before the heading of the section that discusses them:
+    PaSa's ablation table stood under "6 Conclusion", Multi-LexSum's split tables under the
+    previous appendix. A float nobody mentions nearby stays where it stands."""
+    def sections(name: str) -> dict[str, str]:
+        chunks, _ = chunked(corpora, name, tokenizer)
+        return {c["text"].split(":")[0]: c["section"] for c in chunks if c["chunk_type"] == "table"}
+
+    assert sections("2501.10120v1")["Table 8"] == "5 Experiments › 5.4 Ablation study"
+    assert sections("2206.10883v3")["Table 8"] == "E Multi-LexSum train-test split"
+    units = [Unit("text", "1 Intro", [(1, "As Table 2 shows, it works.")]),
+             Unit("table", "2 Method", [(2, "| a | 1 |")], caption="Table 2: Results."),
+             Unit("table", "2 Method", [(2, "| b | 2 |")], caption="Table 3: More."),
+             Unit("text", "4 Results", [(5, "Table 3 shows more.")])]
+    file_floats_where_mentioned(units)
+    assert [u.section for u in units[1:3]] == ["1 Intro", "2 Method"]  # Table 3's mention is 3 pages on
 
 
 def test_group_labels_cover_the_columns_they_stand_over():
@@ -259,15 +302,66 @@ def test_a_figure_with_a_thin_caption_gets_its_text_from_ocr(tmp_path):
     assert result.pages[0].method == "text"  # the page itself has a text layer: no page OCR
 
 
-def test_a_wide_tables_chunks_stay_within_the_budget(tokenizer):
-    """Sixteen long column names leave no room for a row under caption and header: the repeated
-    header gives up the caption first, and every chunk keeps to the token budget."""
-    options = ChunkingOptions(chunk_tokens=120)
-    names = [f"group {g} metric {m}" for g in "ABCD" for m in range(4)]
+def test_a_wide_tables_rows_keep_their_column_names(tokenizer):
+    """Sixteen long column names leave no room for a row under caption and names within the
+    budget: every chunk still carries caption and names, with whole rows, longer than the budget
+    by what one row needs. Names longer than the budget themselves give way to the caption."""
+    options = ChunkingOptions(chunk_tokens=150)
+    names = [f"{g} metric {m}" for g in "ABCD" for m in range(4)]
     header = "| " + " | ".join(names) + " |\n|" + "---|" * len(names)
     lines = ["| " + " | ".join(f"{i}.{j}" for j in range(16)) + " |" for i in range(6)]
-    unit = Unit("table", "5 Results", [(7, "\n".join(lines))], header=header,
-                caption="Table 3: Performance of baseline models on different tasks.")
+    caption = "Table 3: Performance of baseline models on different tasks."
+    unit = Unit("table", "5 Results", [(7, "\n".join(lines))], header=header, caption=caption)
+    count = lambda text: len(tokenizer.encode(text, add_special_tokens=False))  # noqa: E731
+    assert count(f"{caption}\n{header}") + count(lines[0]) > 150 >= count(header)
     chunks = chunk_units("p", "T", [unit], make_splitter(tokenizer, options), tokenizer, options)
-    assert all(len(tokenizer.encode(c["text"], add_special_tokens=False)) <= 120 for c in chunks)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert chunk["text"].startswith(f"{caption}\n{header}\n")
+        assert count(chunk["text"]) <= count(f"{caption}\n{header}") + 2 * (count(lines[0]) + 1)
     assert sorted(line for c in chunks for line in c["text"].splitlines() if line in lines) == sorted(lines)
+
+    too_wide = Unit("table", "5 Results", [(7, "\n".join(lines))], header=header.replace("metric", "metric " * 8),
+                    caption=caption)
+    chunks = chunk_units("p", "T", [too_wide], make_splitter(tokenizer, options), tokenizer, options)
+    assert all(c["text"].startswith(f"{caption}\n| ") and "metric" not in c["text"] for c in chunks)
+
+
+def test_a_chunk_inside_a_group_of_rows_repeats_the_groups_label(tokenizer):
+    """ "| | Tiny | |" labels the rows below it until the next label: a chunk that starts among
+    them repeats it under the column names, and no chunk is a label alone."""
+    options = ChunkingOptions(chunk_tokens=90)
+    header = "| Dataset | Split | Words | Ratio |\n|---|---|---|---|"
+    body = []
+    for group in ("Tiny", "Short summaries", "Long"):
+        body.append(f"| | {group} | | |")
+        body += [f"| corpus {group.lower()} {i} | {i} | {i * 100}.5 | {i * 1.5:.1f} |" for i in range(1, 7)]
+    unit = Unit("table", "3 Data", [(6, "\n".join(body))], header=header, caption="Table 2: Datasets.")
+    chunks = chunk_units("p", "T", [unit], make_splitter(tokenizer, options), tokenizer, options)
+    assert len(chunks) >= 6
+    seen = []
+    for chunk in chunks:
+        rows = chunk["text"].splitlines()[3:]
+        assert any(not row.startswith("| |") for row in rows)  # not a label alone
+        for row in rows:
+            if row.startswith("| corpus"):
+                group = row.split()[2]
+                labels = [r for r in rows[:rows.index(row)] if r.startswith("| |")]
+                assert labels and group in labels[-1].lower(), (row, chunk["text"])
+        seen += [row for row in rows if row not in seen]
+    assert seen == body  # every row once, in order (a repeated label counted once)
+
+
+def test_multi_lexsum_table_2_rows_carry_their_summary_length(corpora, tokenizer):
+    """The real case: Multi-LexSum's Table 2 splits datasets into Tiny, Short and Long parts by a
+    label row; the chunk holding "Multi-LexSum D →T" (a tiny-summary row) must say "Tiny"."""
+    result = extracted(corpora, "2206.10883v3")
+    options = ChunkingOptions()
+    chunks, _ = clean_and_chunk_paper("2206.10883", "Multi-LexSum", [(p.page, p.text, p.blocks) for p in result.pages],
+                                      make_splitter(tokenizer, options), tokenizer, options)
+    table_2 = [c["text"] for c in chunks if c["chunk_type"] == "table" and c["text"].startswith("Table 2:")]
+    expected = {"Multi-LexSum D →T": "Tiny", "Multi-LexSum D →S": "Short", "Multi-LexSum D →L": "Long"}
+    for row_label, group in expected.items():
+        [text] = [t for t in table_2 if f"| {row_label} |" in t]
+        labels = [line for line in text.splitlines() if line.startswith("| |") and line.strip("| ")]
+        assert labels and labels[-1].strip("| ") == group, text

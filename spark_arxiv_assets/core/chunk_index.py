@@ -11,9 +11,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .chunking import contextual_text
+from .chunking import contextual_text, embedded_text
 from .lexical_index import LexicalIndex
-from .table_text import table_outline
 from .vector_index import EXACT, IVF, VectorIndex, choose_kind
 
 MIN_IVF_VECTORS = 39 * 16  # FAISS wants ≥ 39 training points per list; below this use exact search
@@ -35,9 +34,8 @@ def indexed_texts(chunks: pd.DataFrame) -> list[str]:
 
 
 def embedded_texts(chunks: pd.DataFrame) -> list[str]:
-    """What the embedder sees: the same, except that a table is replaced by its outline
-    (caption, column names, row labels; see core.table_text.table_outline)."""
-    return [contextual_text(title, section, table_outline(text) if kind == "table" else text)
+    """What the embedder sees: the same, except that a table is replaced by its outline."""
+    return [embedded_text(title, section, text, kind)
             for title, section, text, kind in zip(chunks["title"], chunks["section"], chunks["text"],
                                                   chunks["chunk_type"])]
 

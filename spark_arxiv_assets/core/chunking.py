@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from .sections import SECTION_SEPARATOR, SectionStats, Unit, blocks_from_text, paper_units
+from .table_text import is_group_row, table_outline
 
 CHUNK_COLUMNS = ["chunk_id", "vector_id", "paper_id", "title", "page_start", "page_end", "chunk_index", "text",
                  "n_tokens", "chunk_type", "section", "figure_ref"]
@@ -32,6 +33,12 @@ def contextual_text(title: str, section: str, text: str) -> str:
     if len(context) > MAX_CONTEXT_CHARS:
         context = context[:MAX_CONTEXT_CHARS - 1] + "…"
     return f"{context}\n{text}" if context else text
+
+
+def embedded_text(title: str, section: str, text: str, chunk_type: str) -> str:
+    """What the embedder reads: the contextual text, with a table replaced by its outline
+    (caption, column names, row labels; see core.table_text.table_outline)."""
+    return contextual_text(title, section, table_outline(text) if chunk_type == "table" else text)
 
 
 def chunk_id_for(paper_id: str, text: str) -> str:
@@ -78,34 +85,49 @@ def split_with_pages(pieces: list[tuple[int, str]], splitter: RecursiveCharacter
 
 
 def _table_chunks(unit: Unit, splitter, tokenizer, budget: int) -> list[tuple[str, int, int]]:
-    """Whole rows only, the caption and header repeated in each chunk (as much of them as leaves
-    room for the longest row); a single row longer than the budget is the one thing split inside
-    (by the text splitter)."""
+    """Whole rows only, each chunk under the table's caption and column names and, when it
+    starts inside a group of rows, under that group's label row ("| | | Tiny | |" in a table
+    split into Tiny, Short and Long parts), so a chunk's numbers can be read on their own. A
+    single row longer than the budget is the one thing split inside (by the text splitter)."""
     page = unit.pieces[0][0]
-    count = lambda text: len(tokenizer.encode(text, add_special_tokens=False))  # noqa: E731
+    count = lambda text: len(tokenizer.encode(text, add_special_tokens=False)) + 1  # noqa: E731  (+ newline)
     caption = unit.caption
     while caption and count(caption) > budget // 3:  # a long caption: keep its start, leave room for rows
         caption = caption[:int(len(caption) * 0.8)].rsplit(" ", 1)[0] + "…"
-    # A wide table's header ("D →L R-1f1 | D →L R-2f1 | …", 16 columns) can leave no room for a
-    # row: then the caption, then the column names, then both are left out of the repeated header.
-    longest_row = max((count(row) + 1 for row in unit.pieces[0][1].splitlines()), default=0)
-    candidates = [f"{caption}\n{unit.header}".strip(), unit.header.strip(), caption, ""]
-    header = next((h for h in candidates if budget - count(h) >= longest_row), "")
-    room = budget - count(header)
-    chunks, rows, used = [], [], 0
-    for row in unit.pieces[0][1].splitlines():
-        size = count(row) + 1
-        if rows and used + size > room:
-            chunks.append("\n".join(rows))
-            rows, used = [], 0
+    body = unit.pieces[0][1].splitlines()
+    longest_row = min(budget, max((count(row) for row in body), default=0))
+    # Column names stay even where they leave no room for a row within the budget (Multi-
+    # LexSum's Table 3: 16 columns, 185 tokens of names): a row of numbers without them says
+    # nothing. Such a chunk is longer than the budget by what its caption and one row need; the
+    # embedder reads a table's outline (core.table_text), not its grid. Only names longer than
+    # the budget themselves are left out.
+    with_names = [f"{caption}\n{unit.header}".strip(), unit.header.strip()]
+    header = next((h for h in with_names if budget - count(h) >= longest_row), None)
+    if header is None:
+        header = with_names[0] if count(unit.header) <= budget else caption
+    room = max(budget - count(header), longest_row)
+    chunks: list[list[str]] = []
+    rows, used, group = [], 0, ""
+    for number, row in enumerate(body):
+        size = count(row)
+        if is_group_row(row):  # starts a chunk unless its first row fits beside it here
+            group = row
+            following = count(body[number + 1]) if number + 1 < len(body) else 0
+            if rows and used + size + following > room:
+                chunks.append(rows)
+                rows, used = [], 0
+        elif rows and rows != [group] and used + size > room:  # a label keeps its first row
+            chunks.append(rows)
+            # the group's label row goes along, past the budget if it must: a few tokens
+            rows, used = ([group], count(group)) if group else ([], 0)
         if size > room:
-            chunks += [part for part, _, _ in split_with_pages([(page, row)], splitter)]
+            chunks += [[part] for part, _, _ in split_with_pages([(page, row)], splitter)]
             continue
         rows.append(row)
         used += size
     if rows or not chunks:
-        chunks.append("\n".join(rows))
-    return [(f"{header}\n{body}".strip(), page, page) for body in chunks]
+        chunks.append(rows)
+    return [("\n".join([header, *lines]).strip(), page, page) for lines in chunks]
 
 
 def chunk_units(paper_id: str, title: str, units: list[Unit], splitter: RecursiveCharacterTextSplitter, tokenizer,
@@ -125,16 +147,16 @@ def chunk_units(paper_id: str, title: str, units: list[Unit], splitter: Recursiv
         for text, first, last in pieces:
             if len(text) < options.min_chunk_chars and unit.kind not in ("table", "figure_caption"):
                 continue
-            embedded = contextual_text(title, unit.section, text)
-            chunk_id = chunk_id_for(paper_id, embedded)
+            chunk_id = chunk_id_for(paper_id, contextual_text(title, unit.section, text))
             if chunk_id in seen:  # identical text twice in one section: keep one
                 continue
             seen.add(chunk_id)
             rows.append({
                 "chunk_id": chunk_id, "vector_id": vector_id_for(chunk_id), "paper_id": paper_id, "title": title,
                 "page_start": first, "page_end": last, "chunk_index": len(rows), "text": text,
-                "n_tokens": len(tokenizer.encode(embedded, add_special_tokens=False)), "chunk_type": chunk_type,
-                "section": unit.section,
+                "n_tokens": len(tokenizer.encode(embedded_text(title, unit.section, text, chunk_type),
+                                                 add_special_tokens=False)),
+                "chunk_type": chunk_type, "section": unit.section,
                 "figure_ref": f"{figure_source}#{unit.figure}" if unit.figure and figure_source else "",
             })
     return rows

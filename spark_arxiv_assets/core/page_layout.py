@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pymupdf
 
 from .sections import THIN_CAPTION_WORDS
-from .table_grid import table_markdown, table_rows
+from .table_grid import cell_text, table_markdown, table_rows
 
 CAPTION = re.compile(r"^\s*(fig(?:ure)?|table|tab)\.?\s*([A-Z]?\d+|[IVX]+)\s*[:.|]", re.I)
 BULLET = re.compile(r"^\s*(?:[•◦▪‣∙●■□➢►\-–—*]|\(?\d{1,2}[.)]|\([a-z]\)|\([ivx]+\))\s+\S")
@@ -141,14 +141,17 @@ def _overlaps_x(a: Rect, b: Rect) -> bool:
 
 
 def _tables(page: pymupdf.Page) -> list[dict]:
-    """Ruled tables found by PyMuPDF's table finder (≥ 2 rows and 2 columns)."""
+    """Ruled tables found by PyMuPDF's table finder: at least 2 rows and 2 columns that hold
+    text. A frame with one column of text (a boxed example, Multi-LexSum's three summaries) is
+    not a grid: its lines stay paragraphs."""
     found = []
     tables = page.find_tables().tables
     words = page.get_text("words") if tables else []
     for table in tables:
         rows = table_rows(table, words)
         filled = [r for r in rows if any(r)]
-        if len(filled) >= 2 and max(len(r) for r in rows) >= 2:
+        columns = len({c for row in filled for c, cell in enumerate(row) if cell_text(cell)})
+        if len(filled) >= 2 and columns >= 2:
             found.append({"kind": "table", "bbox": tuple(table.bbox), "text": table_markdown(rows),
                           "rows": len(filled), "cols": max(len(r) for r in rows), "label": "", "caption": ""})
     return found

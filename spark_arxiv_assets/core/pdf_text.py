@@ -15,7 +15,7 @@ from .page_layout import PageLayout, RawBlock, body_font_size, document_outline,
 from .pdf_validation import pdf_file_problem
 from .sections import blocks_from_text
 
-EXTRACTOR_VERSION = "pymupdf-layout-4"  # bump when extraction changes: cached pages are redone
+EXTRACTOR_VERSION = "pymupdf-layout-5"  # bump when extraction changes: cached pages are redone
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,32 @@ def paper_units(pages: list[tuple[int, list[dict]]], drop_references: bool = Tru
     if not stats.headings:  # a paper without headings has no sections, not one called "front matter"
         for unit in units:
             unit.section = ""
+    file_floats_where_mentioned(units)
     return units, stats
+
+
+_FLOAT_LABEL = re.compile(r"^\s*(Table|Tab\.|Figure|Fig\.)\s*(\d+)\b", re.I)
+
+
+def _mention(label: re.Match) -> re.Pattern:
+    kind = "Tab(?:le|\\.)" if label.group(1).lower().startswith("tab") else "Fig(?:ure|\\.)"
+    return re.compile(rf"\b{kind}\s*{label.group(2)}\b", re.I)
+
+
+def file_floats_where_mentioned(units: list[Unit], pages_apart: int = 1) -> None:
+    """A table or figure floats: LaTeX sets it at the top of a page, often before the heading of
+    the section that discusses it (Multi-LexSum's Tables 8 and 9 stand above "E Multi-LexSum
+    train-test split", under the previous appendix). It is filed under the section of the first
+    passage that mentions it ("Table 8", "Fig. 8") on its page or the next or previous one."""
+    passages = [u for u in units if u.kind in ("text", "list")]
+    for unit in units:
+        text = unit.caption if unit.kind == "table" else unit.pieces[0][1] if unit.kind == "figure_caption" else ""
+        label = _FLOAT_LABEL.match(text)
+        if not label:
+            continue
+        page, mentioned = unit.pieces[0][0], _mention(label)
+        unit.section = next((p.section for p in passages for number, piece in p.pieces
+                             if abs(number - page) <= pages_apart and mentioned.search(piece)), unit.section)
 
 
 def blocks_from_text(text: str) -> list[dict]:

@@ -22,6 +22,7 @@ Lines = list[tuple[float, str]]  # (y, text) of each text line in a cell, top to
 # The space between words is about 0.3 of a word height; sub-columns in the corpora's tables are
 # 0.5 apart and more.
 SUBCOLUMN_GAP = 0.4
+_ITEM = re.compile(r"[a-z]{1,3}[.)]\s")  # "a. ", "b) ", "iv. "
 _NUMBER = re.compile(r"[\s\d.,%()±+\-−–/]*\d[\s\d.,%()±+\-−–/]*")
 
 
@@ -225,7 +226,41 @@ def table_rows(table, words: list[tuple]) -> list[list[str]]:
     middles, label_middles = middles[-len(rows):], label_middles[-len(rows):]  # merged rows were the first
     if rows and not _is_header(rows[0]):  # no data row is taken for column names
         rows, middles, label_middles = [[""] * len(rows[0]), *rows], [0.0, *middles], [0.0, *label_middles]
-    return spread_centred_labels(rows, middles, label_middles)
+    return merge_wrapped_rows(spread_centred_labels(rows, middles, label_middles))
+
+
+def _continues(upper: str, lower: str) -> bool:
+    """`lower` is the next line of a cell whose first line is `upper`: a text that does not end
+    a sentence, followed by one that starts in lower case ("… Interaction techniques" / "for
+    accessing video content."), and not an item of its own ("b. Type of counsel")."""
+    return bool(upper) and upper[-1] not in ".!?:;" and lower[:1].islower() and not _ITEM.match(lower)
+
+
+def _join_wrapped(upper: str, lower: str) -> str:
+    if upper.endswith("-") and upper[-2:-1].isalpha():  # "litigation docu-" / "ments": one word
+        return upper[:-1] + lower
+    return f"{upper} {lower}" if upper and lower else upper or lower
+
+
+def merge_wrapped_rows(rows: list[list[str]]) -> list[list[str]]:
+    """A data row that is the second line of the row above it (the finder found no rule between
+    them) is joined to it: some cell continues the text above it in lower case, and every other
+    filled cell either sits under an empty one (a value set on the second line; not a row label,
+    which starts a row) or continues a label broken at "/" or "-" ("Declaration/" / "Affidavit").
+    A row that holds a new value under a filled cell is a row of its own, whatever its case:
+    "| bert | 0.5 |" / "| roberta | 0.6 |" stays two rows."""
+    out = [list(row) for row in rows[:2]]
+    for row in rows[2:]:
+        above = out[-1]
+        pairs = list(zip(above, row))
+        wraps = [_continues(a, b) for a, b in pairs]
+        fits = all(w or not b or (not a and column) or a[-1:] in ("/", "-")
+                   for column, ((a, b), w) in enumerate(zip(pairs, wraps)))
+        if len(out) > 1 and any(wraps) and fits and len(row) == len(above):
+            out[-1] = [_join_wrapped(a, b) for a, b in pairs]
+        else:
+            out.append(list(row))
+    return out
 
 
 def _is_group_row(upper: list[str], lower: list[str]) -> bool:

@@ -7,10 +7,24 @@ import re
 from typing import Callable
 
 _CELL_BORDER = re.compile(r"(?<!\\)\|")  # a pipe that is not escaped inside a cell
+_LETTER = re.compile(r"[^\W\d_]")
+_WORD = re.compile(r"[^\W\d_]{2,}")  # two letters or more: "Opinion/Order", "Gold L"; not "53.73", "(4.78)", "L"
 
 
 def table_cells(line: str) -> list[str]:
     return [c.strip().replace("\\|", "|") for c in _CELL_BORDER.split(line.strip().strip("|"))]
+
+
+def is_group_row(line: str) -> bool:
+    """A Markdown row that labels the rows below it ("| | | Tiny | | |", "| Common Document
+    Types | | |", "| | L →S Fine-tuning | | {L, D} →S | |"): at most a third of three or more
+    cells filled, each a short label with letters in it, not a value."""
+    if not line.startswith("|"):
+        return False
+    cells = table_cells(line)
+    filled = [cell for cell in cells if cell]
+    return (len(cells) >= 3 and 0 < len(filled) * 3 <= len(cells)
+            and all(_LETTER.search(cell) and len(cell.split()) <= 10 for cell in filled))
 
 
 def _is_rule(cells: list[str]) -> bool:
@@ -46,9 +60,6 @@ def linearize_tables(passage: str) -> str:
     return "\n".join(_render_tables(passage, lambda header, rows: [
         "; ".join(f"{name}: {value}" if name else value for name, value in zip(header, row) if value)
         for row in rows]))
-
-
-_WORD = re.compile(r"[^\W\d_]{2,}")  # two letters or more: "Opinion/Order", "Gold L"; not "53.73", "(4.78)", "L"
 
 
 def _text_cells(row: list[str]) -> str:
