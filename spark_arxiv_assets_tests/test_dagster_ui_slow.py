@@ -54,6 +54,22 @@ def _click_button(driver, label: str, timeout_s: float = 60) -> bool:
     return False
 
 
+def _figure_thumbnails(driver, asset_url: str) -> list[int]:
+    """Widths of the figure thumbnails that `paper_chunks`' figures_preview shows once its
+    "[Show Markdown]" is opened on the asset page (images loaded from data: URIs)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(asset_url)
+    _click_button(driver, "Skip", timeout_s=5)
+    key = WebDriverWait(driver, 60).until(lambda d: d.find_element(By.XPATH, "//*[text()='figures_preview']"))
+    key.find_element(By.XPATH, "./ancestor::tr").find_element(By.TAG_NAME, "a").click()
+    loaded = "return arguments[0].complete ? arguments[0].naturalWidth : 0"
+    return WebDriverWait(driver, 30).until(lambda d: [
+        width for img in d.find_elements(By.CSS_SELECTOR, "img[src^='data:image/png']")
+        if (width := d.execute_script(loaded, img))])
+
+
 @pytest.fixture
 def dagster_dev(tmp_path):
     """`dagster dev` on a free port with its own DAGSTER_HOME and data dir."""
@@ -102,10 +118,13 @@ def test_materialize_all_from_the_ui_succeeds_with_every_check_passing(dagster_d
             lambda d: d.find_element(By.TAG_NAME, "body").text.count("100% completed") == len(ASSETS))
         driver.save_screenshot(str(test_output / "dagster-run.png"))
         page = driver.find_element(By.TAG_NAME, "body").text
+        thumbnails = _figure_thumbnails(driver, f"{url}/assets/paper_chunks")
+        driver.save_screenshot(str(test_output / "dagster-figures.png"))
 
     assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS, f"backfill {backfill.backfill_id}: {backfill.status}"
     assert runs and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
     assert page.count("100% completed") == len(ASSETS) and "Succeeded" in page
+    assert thumbnails and all(40 <= width <= 160 for width in thumbnails), thumbnails  # the sample's figure
     records = [r for run in runs for r in instance.get_records_for_run(
         run.run_id, of_type={DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION}).records]
     events = [r.event_log_entry.dagster_event for r in records]

@@ -204,7 +204,8 @@ def table_rows(table, words: list[tuple]) -> list[list[str]]:
     """Each cell's words in the text layer's own order (the finder's `extract()` re-sorts
     characters by position and breaks numbers whose decimal point sits lower: "0965 ."),
     merged sub-columns and stacked rows split back, header rows merged, centred group labels spread
-    over their rows; rows without text are left out. The first row is the header: an empty one
+    over their rows, a cell's wrapped second line joined to its row; rows without text are left
+    out. The first row is the header: an empty one
     when the table's first row is not (more than half of its cells filled)."""
     boxes = [_column_box(table, column) for column in range(table.col_count)]
     edges = [subcolumn_edges(table, column, words) for column in range(table.col_count)]
