@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from .sections import SECTION_SEPARATOR, SectionStats, Unit, blocks_from_text, paper_units
-from .table_text import is_group_row, table_outline
+from .table_text import is_row_group_label, table_outline
 
 CHUNK_COLUMNS = ["chunk_id", "vector_id", "paper_id", "title", "page_start", "page_end", "chunk_index", "text",
                  "n_tokens", "chunk_type", "section", "figure_ref"]
@@ -95,7 +95,8 @@ def _table_chunks(unit: Unit, splitter, tokenizer, budget: int) -> list[tuple[st
     while caption and count(caption) > budget // 3:  # a long caption: keep its start, leave room for rows
         caption = caption[:int(len(caption) * 0.8)].rsplit(" ", 1)[0] + "…"
     body = unit.pieces[0][1].splitlines()
-    longest_row = min(budget, max((count(row) for row in body), default=0))
+    sizes = [count(row) for row in body]  # each row tokenized once: this runs for every table in Spark tasks
+    longest_row = min(budget, max(sizes, default=0))
     # Column names stay even where they leave no room for a row within the budget (Multi-
     # LexSum's Table 3: 16 columns, 185 tokens of names): a row of numbers without them says
     # nothing. Such a chunk is longer than the budget by what its caption and one row need; the
@@ -107,19 +108,18 @@ def _table_chunks(unit: Unit, splitter, tokenizer, budget: int) -> list[tuple[st
         header = with_names[0] if count(unit.header) <= budget else caption
     room = max(budget - count(header), longest_row)
     chunks: list[list[str]] = []
-    rows, used, group = [], 0, ""
-    for number, row in enumerate(body):
-        size = count(row)
-        if is_group_row(row):  # starts a chunk unless its first row fits beside it here
-            group = row
-            following = count(body[number + 1]) if number + 1 < len(body) else 0
+    rows, used, group, group_size = [], 0, "", 0
+    for number, (row, size) in enumerate(zip(body, sizes)):
+        if is_row_group_label(row):  # starts a chunk unless its first row fits beside it here
+            group, group_size = row, size
+            following = sizes[number + 1] if number + 1 < len(body) else 0
             if rows and used + size + following > room:
                 chunks.append(rows)
                 rows, used = [], 0
         elif rows and rows != [group] and used + size > room:  # a label keeps its first row
             chunks.append(rows)
             # the group's label row goes along, past the budget if it must: a few tokens
-            rows, used = ([group], count(group)) if group else ([], 0)
+            rows, used = ([group], group_size) if group else ([], 0)
         if size > room:
             chunks += [[part] for part, _, _ in split_with_pages([(page, row)], splitter)]
             continue

@@ -176,8 +176,8 @@ def spread_centred_labels(rows: list[list[str]], middles: list[float], label_mid
     rows, the rows above it empty in that column) is given to every row of its group, so that each
     row says what it is about. Only where the first data row has no label and every data row is
     either full or full but for its label; a group runs from the row after the previous group to
-    as far below its label as it starts above it. A label on its group's first row (rows below it empty) is left alone: there the
-    empty rows are as often a wrapped cell as a member of a group."""
+    as far below its label as it starts above it. A label on its group's first row (rows below it
+    empty) is left alone: there the empty rows are as often a wrapped cell as a member of a group."""
     def member(row: list[str]) -> bool:
         return not row[0] and all(row[1:])
 
@@ -205,8 +205,8 @@ def table_rows(table, words: list[tuple]) -> list[list[str]]:
     characters by position and breaks numbers whose decimal point sits lower: "0965 ."),
     merged sub-columns and stacked rows split back, header rows merged, centred group labels spread
     over their rows, a cell's wrapped second line joined to its row; rows without text are left
-    out. The first row is the header: an empty one
-    when the table's first row is not (more than half of its cells filled)."""
+    out. The first row is the header: an empty one when the table's first row is not (more than
+    half of its cells filled)."""
     boxes = [_column_box(table, column) for column in range(table.col_count)]
     edges = [subcolumn_edges(table, column, words) for column in range(table.col_count)]
     rows, middles, label_middles = [], [], []

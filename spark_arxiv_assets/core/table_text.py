@@ -15,7 +15,7 @@ def table_cells(line: str) -> list[str]:
     return [c.strip().replace("\\|", "|") for c in _CELL_BORDER.split(line.strip().strip("|"))]
 
 
-def is_group_row(line: str) -> bool:
+def is_row_group_label(line: str) -> bool:
     """A Markdown row that labels the rows below it ("| | | Tiny | | |", "| Common Document
     Types | | |", "| | L →S Fine-tuning | | {L, D} →S | |"): at most a third of three or more
     cells filled, each a short label with letters in it, not a value."""
