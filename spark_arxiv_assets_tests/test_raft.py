@@ -3,7 +3,8 @@ distractors from the same split's papers only, never a passage that states the a
 import pandas as pd
 
 from spark_arxiv_assets.core.answer_metrics import contains_answer
-from spark_arxiv_assets.core.citations import cited_passages, is_refusal, supporting_passage, with_citation
+from spark_arxiv_assets.core.citations import (cited_passages, is_refusal, supporting_passage, with_citation,
+                                               without_citations)
 from spark_arxiv_assets.core.raft import NOT_IN_PASSAGES, RaftOptions, raft_prompts
 from spark_arxiv_assets.core.retrieval import Hit
 
@@ -61,6 +62,7 @@ def test_a_row_without_distractors_keeps_its_source():
 def test_reply_parsing():
     assert cited_passages("k = 60 [2], see also [1, 3].") == {1, 2, 3}
     assert cited_passages("no citation") == set()
+    assert without_citations("k = 60 [2], see also [1, 3].") == "k = 60, see also." and without_citations("[n]") == "[n]"
     assert is_refusal("The passages do not say.") and is_refusal("This is not mentioned in the passages.")
     assert not is_refusal("Fusion used k = 60 [1].")
     assert contains_answer("Fusion used  K = 60\nin all runs.", "k = 60.") and not contains_answer("k = 6", "k = 60")

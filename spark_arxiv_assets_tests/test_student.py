@@ -127,6 +127,7 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
     assert summary.index.tolist() == ["base", "base + RAG", "tuned", "tuned + RAG", "base + RAG, answer removed",
                                       "tuned + RAG, answer removed"]
     assert summary.loc["tuned + RAG", "citation_accuracy"] == 1.0 and summary.loc["tuned + RAG", "contains_answer"] == 1.0
+    assert summary.loc["tuned + RAG", "token_f1"] == 1.0  # "k = 60 [1]" says exactly "k = 60": the [1] is scored apart
     assert summary.loc["base + RAG", "cites"] == 0.0 and summary.loc["base + RAG", "citation_accuracy"] == 0.0
     assert summary.loc["tuned + RAG, answer removed", "refused"] == 1.0  # the passages no longer hold the answer
     assert summary.loc["base + RAG, answer removed", "refused"] == 0.0

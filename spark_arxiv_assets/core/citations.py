@@ -16,9 +16,18 @@ def is_refusal(reply: str) -> bool:
     return bool(_REFUSAL.search(reply))
 
 
+_CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
 def cited_passages(reply: str) -> set[int]:
     """Passage numbers cited as [n] or [n, m]."""
-    return {int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", reply) for n in re.split(r"\s*,\s*", group)}
+    return {int(n) for group in _CITATION.findall(reply) for n in re.split(r"\s*,\s*", group)}
+
+
+def without_citations(reply: str) -> str:
+    """The reply with its [n] markers taken out, so what it says is scored apart from what it cites (as
+    ALCE's evaluation does): a cited "k = 60 [2]" is as right as "k = 60", and "2" is not a wrong word."""
+    return _CITATION.sub("", reply)
 
 
 def supporting_passage(answer: str, passages: list[str], min_share: float = 0.5) -> int | None:

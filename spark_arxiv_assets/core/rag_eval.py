@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .answer_metrics import contains_answer, faithfulness, token_f1
-from .citations import cited_passages, is_refusal, with_citation
+from .citations import cited_passages, is_refusal, with_citation, without_citations
 from .llm_judge import SCORES, judge_answers
 from .rag_prompt import answer_messages
 from .retrieval import Hit, Retriever
@@ -51,12 +51,13 @@ def _retrieval_hit(hits: list[Hit], item: EvalItem) -> bool:
 def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[str, Callable[[list[list[dict]]], list[str]]],
                  embed: Callable[[list[str]], np.ndarray], k: int = 3,
                  judge: Callable[[list[list[dict]]], list[str | None]] | None = None) -> pd.DataFrame:
-    """One row per (item, variant): the answer; token F1 and embedding similarity to the reference;
-    whether it contains the reference; which passages it cites and whether one of them holds the answer
-    (citation accuracy); whether it declines (refusal); faithfulness to its passages; and, for the fixed
+    """One row per (item, variant): the answer; token F1 and embedding similarity to the reference; whether
+    it contains the reference; which passages it cites and whether one of them holds the answer (citation
+    accuracy); whether it declines (refusal); faithfulness to its passages; and, for the fixed
     questions, retrieval hit@k (eval-split questions were kept because retrieval found them: circular).
     With a `judge` (a chat backend), the answers to the RAG prompts also get LLM-judged faithfulness and
-    relevance (`core/llm_judge.py`)."""
+    relevance (`core/llm_judge.py`). F1, containment, similarity and faithfulness read answer and reference
+    without their [n] markers."""
     deep = retriever.search_many([item.question for item in items], k=k + EXTRA_DEPTH)
     passages = {ANSWERABLE: [hits[:k] for hits in deep],
                 REMOVED: [[h for h in hits if not _holds(h, item)][:k] for item, hits in zip(items, deep)],
@@ -70,24 +71,27 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
                                         for item, hits, answer in zip(items, passages[prompt], answers)])
                   if judge is not None and prompt == ANSWERABLE else [None] * len(items))
         for item, hits, answer, judgement in zip(items, passages[prompt], answers, judged):
+            # What is said, scored apart from what is cited; the reference loses its own "[35]"-style
+            # references too, so a sentence quoted from a paper is scored the same with or without them.
+            said, reference = without_citations(answer), without_citations(item.reference)
             gold = {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}
             cited = cited_passages(answer)
             shown = cited_passages(with_citation(answer, [h.text for h in hits])[0])  # what the chat shows
             rows.append({"variant": variant_name(model_name, prompt), "model": model_name, "prompt": prompt,
                          "rag": prompt != CLOSED_BOOK, "source": item.source, "question": item.question,
                          "reference": item.reference, "answer": answer,
-                         "token_f1": token_f1(answer, item.reference) if prompt != REMOVED else np.nan,
-                         "contains_answer": contains_answer(answer, item.reference) if prompt != REMOVED else np.nan,
+                         "token_f1": token_f1(said, reference) if prompt != REMOVED else np.nan,
+                         "contains_answer": contains_answer(said, reference) if prompt != REMOVED else np.nan,
                          "cites": bool(cited), "citation_correct": bool(cited & gold) if gold else np.nan,
                          "chat_citation_correct": bool(shown & gold) if gold else np.nan,
                          "refused": is_refusal(answer),
-                         "faithfulness": faithfulness(answer, [h.text for h in hits]) if hits else np.nan,
+                         "faithfulness": faithfulness(said, [h.text for h in hits]) if hits else np.nan,
                          "retrieval_hit": _retrieval_hit(hits, item) if prompt == ANSWERABLE and item.source == "fixed"
                                           else np.nan,
                          "judged": judgement is not None,
                          **{f"judge_{key}": judgement[key] if judgement else np.nan for key in SCORES}})
     frame = pd.DataFrame(rows)
-    vectors = embed(frame["answer"].tolist() + frame["reference"].tolist())
+    vectors = embed([without_citations(text) for text in frame["answer"].tolist() + frame["reference"].tolist()])
     frame["similarity"] = np.where(frame["prompt"] == REMOVED, np.nan,
                                    np.sum(vectors[: len(frame)] * vectors[len(frame):], axis=1))
     return frame
