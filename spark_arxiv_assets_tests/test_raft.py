@@ -62,6 +62,7 @@ def test_a_row_without_distractors_keeps_its_source():
 def test_reply_parsing():
     assert cited_passages("k = 60 [2], see also [1, 3].") == {1, 2, 3}
     assert cited_passages("no citation") == set()
+    assert cited_passages("BookSum [35] uses whole books [2].", passages=3) == {2}  # the paper's own [35] is no passage
     assert without_citations("k = 60 [2], see also [1, 3].") == "k = 60, see also." and without_citations("[n]") == "[n]"
     assert is_refusal("The passages do not say.") and is_refusal("This is not mentioned in the passages.")
     assert not is_refusal("Fusion used k = 60 [1].")
@@ -76,6 +77,7 @@ def test_an_answer_without_citation_gets_its_supporting_passage_and_nothing_is_i
     assert supporting_passage("The authors used the constant k of 60 for reciprocal rank fusion.", passages) == 2
     assert with_citation("They used k = 60.", passages) == ("They used k = 60. [2]", True)
     assert with_citation("They used k = 60 [3].", passages) == ("They used k = 60 [3].", False)  # the model's own
+    assert with_citation("Fusion [35] used k = 60.", passages) == ("Fusion [35] used k = 60. [2]", True)  # quoted
     assert with_citation("The passages do not say.", passages) == ("The passages do not say.", False)
     assert with_citation("Bananas are yellow fruit.", passages) == ("Bananas are yellow fruit.", False)
 

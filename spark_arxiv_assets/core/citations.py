@@ -19,9 +19,11 @@ def is_refusal(reply: str) -> bool:
 _CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
-def cited_passages(reply: str) -> set[int]:
-    """Passage numbers cited as [n] or [n, m]."""
-    return {int(n) for group in _CITATION.findall(reply) for n in re.split(r"\s*,\s*", group)}
+def cited_passages(reply: str, passages: int | None = None) -> set[int]:
+    """Passage numbers cited as [n] or [n, m]; given the number of `passages`, only 1 … passages: a
+    sentence quoted from a paper keeps the paper's own "[35]", which cites no passage."""
+    numbers = {int(n) for group in _CITATION.findall(reply) for n in re.split(r"\s*,\s*", group)}
+    return numbers if passages is None else {n for n in numbers if 1 <= n <= passages}
 
 
 def without_citations(reply: str) -> str:
@@ -44,7 +46,7 @@ def supporting_passage(answer: str, passages: list[str], min_share: float = 0.5)
 def with_citation(answer: str, passages: list[str]) -> tuple[str, bool]:
     """(answer, whether a citation was added): an answer that cites or declines is left as it is; one that
     cites nothing gets the number of the passage that supports it, if one does."""
-    if cited_passages(answer) or is_refusal(answer):
+    if cited_passages(answer, len(passages)) or is_refusal(answer):
         return answer, False
     number = supporting_passage(answer, passages)
     return (f"{answer.rstrip()} [{number}]", True) if number else (answer, False)

@@ -75,8 +75,8 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
             # references too, so a sentence quoted from a paper is scored the same with or without them.
             said, reference = without_citations(answer), without_citations(item.reference)
             gold = {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}
-            cited = cited_passages(answer)
-            shown = cited_passages(with_citation(answer, [h.text for h in hits])[0])  # what the chat shows
+            cited = cited_passages(answer, len(hits))
+            shown = cited_passages(with_citation(answer, [h.text for h in hits])[0], len(hits))  # what the chat shows
             rows.append({"variant": variant_name(model_name, prompt), "model": model_name, "prompt": prompt,
                          "rag": prompt != CLOSED_BOOK, "source": item.source, "question": item.question,
                          "reference": item.reference, "answer": answer,
