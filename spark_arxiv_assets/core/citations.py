@@ -44,8 +44,8 @@ def supporting_passage(answer: str, passages: list[str], min_share: float = 0.5)
 
 
 def with_citation(answer: str, passages: list[str]) -> tuple[str, bool]:
-    """(answer, whether a citation was added): an answer that cites or declines is left as it is; one that
-    cites nothing gets the number of the passage that supports it, if one does."""
+    """(answer, whether a citation was added): an answer that cites a passage or declines is left as it
+    is; one that cites none gets the number of the passage that supports it, if one does."""
     if cited_passages(answer, len(passages)) or is_refusal(answer):
         return answer, False
     number = supporting_passage(answer, passages)
