@@ -250,8 +250,12 @@ def _materialize_qa(chunks: pd.DataFrame, base_url: str):
 def test_qa_asset_writes_split_datasets_and_only_generates_for_new_chunks(data_dir):
     from datasets import load_dataset
 
+    chunks = _section_chunks(3)
+    first = chunks[chunks["paper_id"] == chunks["paper_id"].iloc[0]].head(2)  # a scan of a paper's first pages
+    scan = first.assign(paper_id="scanned-" + first["paper_id"], text=first["text"].map(_ocr_copy),
+                        chunk_id=lambda f: f["chunk_id"] + "-scan", vector_id=lambda f: f["vector_id"] + 10**6)
     with FakeOpenAI(["ok"]) as server:
-        result, meta = _materialize_qa(_section_chunks(3), server.base_url)
+        result, meta = _materialize_qa(pd.concat([chunks, scan], ignore_index=True), server.base_url)
         first_requests = len(server.requests)
         frame = result.output_for_node("qa_dataset")
         assert meta["requests_generated_now"] == first_requests > 0 and meta["pairs_kept"] == len(frame) > 0
@@ -262,12 +266,16 @@ def test_qa_asset_writes_split_datasets_and_only_generates_for_new_chunks(data_d
         assert frame["source_rank"].between(1, 10).all()
         assert set(frame["split"]) == {"train", "eval"}
         assert not set(frame.loc[frame.split == "train", "paper_id"]) & set(frame.loc[frame.split == "eval", "paper_id"])
+        original = first["paper_id"].iloc[0]
+        assert meta["paper_families"] == {original: [original, "scanned-" + original]}
+        assert (frame.loc[frame["paper_id"] == original, "paper_family"] == original).all()
         train = load_dataset("json", data_files=str(data_dir / "qa" / "train.jsonl"), split="train")
         assert train[0]["messages"][-1]["role"] == "assistant" and "<passage" in train[0]["messages"][1]["content"]
         seed = json.loads((data_dir / "synthetic_arxiv_qa_dataset.json").read_text())
         assert {"question", "answer", "context", "paper_id", "chunk_id"} <= set(seed[0])
 
-        _, meta = _materialize_qa(_section_chunks(4), server.base_url)  # one more paper
+        one_more_paper = pd.concat([_section_chunks(4), scan], ignore_index=True)
+        _, meta = _materialize_qa(one_more_paper, server.base_url)
         new_requests = len(server.requests) - first_requests
         assert meta["requests_generated_now"] == new_requests > 0
         assert meta["requests"] == new_requests + first_requests
@@ -315,3 +323,44 @@ def test_openai_teacher_cache_identity_changes_with_every_request_setting():
                 identity(model="other")]
     assert len(set(variants)) == len(variants)
     assert identity(timeout_s=60, max_concurrency=8) == identity()  # transport settings do not change replies
+
+
+def _ocr_copy(text: str) -> str:
+    """What a scan of the same page reads like: line-break hyphens, one word in twenty misread."""
+    words = text.split()
+    return " ".join(w[:2] + "- " + w[2:] if i % 15 == 3 and len(w) > 5 else w + "l" if i % 20 == 5 else w
+                    for i, w in enumerate(words))
+
+
+def test_a_scanned_copy_or_new_version_is_one_family_and_unrelated_papers_are_not():
+    from spark_arxiv_assets.core.paper_families import families_with_several, paper_families
+    from spark_arxiv_assets.core.sample_corpus import load_sample_papers
+
+    papers = load_sample_papers()[:4]
+    ids, texts = [], []
+    for paper in papers:
+        for _, body in paper["sections"]:
+            ids.append(paper["id"]), texts.append(body)
+    first = papers[0]
+    scan_pages = [body for _, body in first["sections"][:2]]  # a scan of the first pages only
+    ids += ["scanned-" + first["id"]] * 2
+    texts += [_ocr_copy(body) for body in scan_pages]
+    boilerplate = "This work is licensed under a Creative Commons Attribution 4.0 International License."
+    ids += [f"other-{i}" for i in range(12)]  # share one sentence and nothing else
+    texts += [f"{boilerplate} Paper number {i} studies topic {i * 7} with method {i * 13}." for i in range(12)]
+
+    families = paper_families(ids, texts)
+    assert families_with_several(families) == {first["id"]: sorted([first["id"], "scanned-" + first["id"]])}
+    assert all(families[p["id"]] == p["id"] for p in papers[1:])
+
+
+def test_split_keeps_each_family_on_one_side():
+    papers = pd.Series([f"p{i:02d}" for i in range(40) for _ in range(2)])
+    alone = split_by_paper(papers, 0.3, seed=13)
+    eval_paper, train_paper = papers[alone == "eval"].iloc[0], papers[alone == "train"].iloc[0]
+    copy_of_eval, copy_of_train = "z-copy-" + eval_paper, "z-copy-" + train_paper
+    with_copies = pd.concat([papers, pd.Series([copy_of_eval, copy_of_train])], ignore_index=True)
+    families = {copy_of_eval: eval_paper, copy_of_train: train_paper}  # named by the smaller id, as paper_families does
+    split = split_by_paper(with_copies, 0.3, seed=13, families=families)
+    assert split.iloc[-2] == "eval" and split.iloc[-1] == "train"  # each copy follows its family
+    assert split[: len(papers)].equals(alone)  # and moves no other paper
