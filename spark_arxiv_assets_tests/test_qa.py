@@ -364,3 +364,13 @@ def test_split_keeps_each_family_on_one_side():
     split = split_by_paper(with_copies, 0.3, seed=13, families=families)
     assert split.iloc[-2] == "eval" and split.iloc[-1] == "train"  # each copy follows its family
     assert split[: len(papers)].equals(alone)  # and moves no other paper
+
+
+def test_the_split_check_fails_when_a_family_is_on_both_sides():
+    from spark_arxiv_assets.assets.qa import qa_grounded_and_split_by_paper
+
+    rows = pd.DataFrame({"paper_id": ["a", "scanned-a", "b"], "paper_family": ["a", "a", "b"],
+                         "split": ["eval", "train", "train"], "grounding": [1.0, 1.0, 1.0]})
+    result = qa_grounded_and_split_by_paper(rows)
+    assert not result.passed and result.metadata["families_in_both_splits"].data == ["a"]
+    assert qa_grounded_and_split_by_paper(rows.assign(split=["eval", "eval", "train"])).passed
