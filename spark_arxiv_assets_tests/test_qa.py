@@ -354,18 +354,6 @@ def test_a_scanned_copy_or_new_version_is_one_family_and_unrelated_papers_are_no
     assert all(families[p["id"]] == p["id"] for p in papers[1:])
 
 
-def test_split_keeps_each_family_on_one_side():
-    papers = pd.Series([f"p{i:02d}" for i in range(40) for _ in range(2)])
-    alone = split_by_paper(papers, 0.3, seed=13)
-    eval_paper, train_paper = papers[alone == "eval"].iloc[0], papers[alone == "train"].iloc[0]
-    copy_of_eval, copy_of_train = "z-copy-" + eval_paper, "z-copy-" + train_paper
-    with_copies = pd.concat([papers, pd.Series([copy_of_eval, copy_of_train])], ignore_index=True)
-    families = {copy_of_eval: eval_paper, copy_of_train: train_paper}  # named by the smaller id, as paper_families does
-    split = split_by_paper(with_copies, 0.3, seed=13, families=families)
-    assert split.iloc[-2] == "eval" and split.iloc[-1] == "train"  # each copy follows its family
-    assert split[: len(papers)].equals(alone)  # and moves no other paper
-
-
 def test_the_split_check_fails_when_a_family_is_on_both_sides():
     from spark_arxiv_assets.assets.qa import qa_grounded_and_split_by_paper
 

@@ -126,7 +126,7 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.Da
     # a scan or second version of an eval paper would put its answer sentences in the training data
     families = paper_families(chunk_index.chunks["paper_id"], chunk_index.chunks["text"])
     kept["paper_family"] = kept["paper_id"].map(lambda paper_id: families.get(paper_id, paper_id))
-    kept["split"] = split_by_paper(kept["paper_id"], config.eval_fraction, config.seed, families) if len(kept) else []
+    kept["split"] = split_by_paper(kept["paper_family"], config.eval_fraction, config.seed) if len(kept) else []
     raft = RaftOptions(passages=config.passages, no_source_share=config.no_source_share, seed=config.seed)
     kept = raft_prompts(kept, lambda questions, n: retriever.search_many(questions, n), raft)[QA_COLUMNS]
     paths = _write_outputs(storage, kept)

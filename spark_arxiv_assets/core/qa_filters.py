@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -123,20 +123,17 @@ def apply_filters(rows: pd.DataFrame, options: FilterOptions, embed: Callable[[l
     return frame.drop(columns="_row"), removed, pd.concat(rejected, ignore_index=True).drop(columns="_row", errors="ignore")
 
 
-def split_by_paper(paper_ids: pd.Series, eval_fraction: float, seed: int,
-                   families: Mapping[str, str] | None = None) -> pd.Series:
-    """'train'/'eval' per row, decided per paper family (`families`: paper → family name, see
-    core/paper_families.py; by default every paper is its own) by a seeded hash of the family's
-    name, so no family is in both splits and a paper's side changes only when a paper joins its
-    family under a smaller id. With ≥ 2 families both splits are non-empty."""
+def split_by_paper(paper_ids: pd.Series, eval_fraction: float, seed: int) -> pd.Series:
+    """'train'/'eval' per row, decided per paper by a seeded hash, so no paper is in both and
+    the assignment of a paper never changes when others are added. With ≥ 2 papers both
+    splits are non-empty. `qa_dataset` passes paper families (core/paper_families.py) as the ids."""
     import hashlib
 
-    family_of = {p: (families or {}).get(p, p) for p in set(paper_ids)}
-    names = sorted(set(family_of.values()))
-    score = {f: int(hashlib.sha256(f"{seed}:{f}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF for f in names}
-    eval_families = {f for f in names if score[f] < eval_fraction}
-    if len(names) >= 2 and not eval_families:
-        eval_families = {min(names, key=score.get)}
-    if len(names) >= 2 and eval_families == set(names):
-        eval_families.discard(max(names, key=score.get))
-    return paper_ids.map(lambda p: "eval" if family_of[p] in eval_families else "train")
+    papers = sorted(set(paper_ids))
+    score = {p: int(hashlib.sha256(f"{seed}:{p}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF for p in papers}
+    eval_papers = {p for p in papers if score[p] < eval_fraction}
+    if len(papers) >= 2 and not eval_papers:
+        eval_papers = {min(papers, key=score.get)}
+    if len(papers) >= 2 and eval_papers == set(papers):
+        eval_papers.discard(max(papers, key=score.get))
+    return paper_ids.map(lambda p: "eval" if p in eval_papers else "train")
