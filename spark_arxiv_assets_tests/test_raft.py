@@ -45,11 +45,25 @@ def test_source_among_same_split_distractors_with_a_cited_target():
             assert "b1" not in row.passage_chunk_ids and row.target == NOT_IN_PASSAGES
     with_source = train[train["source_position"] > 0]
     assert 0 < (train["source_position"] == 0).sum() < len(train)  # about a quarter left out
-    assert set(with_source["source_position"]) == {1, 2}  # the source is not always first
-    assert train["passages"].map(len).max() == 2  # only A's a2 and B's b2 qualify as distractors
+    assert all(ids == ["b1", "b2"] for ids in with_source["passage_chunk_ids"])  # in retrieval order, as the chat sends
+    assert train["passages"].map(len).max() == 2  # only B is a training paper: b2 is its one distractor
+    shuffled = raft_prompts(_rows(40), _search, RaftOptions(passages=3, no_source_share=0.25, seed=1, order="random"))
+    assert set(shuffled.loc[shuffled["split"] == "train", "source_position"]) == {0, 1, 2}  # the source anywhere
     evaluation = out[out["split"] == "eval"].iloc[0]
     assert set(evaluation.passage_chunk_ids) <= {"c1", "c2"}
     assert raft_prompts(_rows(40), _search, RaftOptions(passages=3, no_source_share=0.25, seed=1)).equals(out)
+
+
+def test_the_source_keeps_its_retrieval_rank_among_the_distractors():
+    rows = pd.DataFrame([{"question": "Which k?", "answer": "k = 60", "context": "Reciprocal rank fusion with k = 60.",
+                          "chunk_id": "b1", "paper_id": "B", "split": "train"},
+                         {"question": "Which parameters?", "answer": "default", "context": "BM25 used default parameters.",
+                          "chunk_id": "b2", "paper_id": "B", "split": "train"}])
+    ranked = [CORPUS[3], CORPUS[1], CORPUS[5], CORPUS[2]]  # b2, a2, c2, b1 ...
+    out = raft_prompts(rows, lambda qs, n: [ranked if q == "Which k?" else [CORPUS[2]] for q in qs],
+                       RaftOptions(passages=3, no_source_share=0.0))
+    assert out.loc[0, "passage_chunk_ids"] == ["b2", "b1"] and out.loc[0, "target"] == "k = 60 [2]"  # b2 outranks it
+    assert out.loc[1, "passage_chunk_ids"] == ["b1", "b2"] and out.loc[1, "source_position"] == 2  # not found: last
 
 
 def test_a_row_without_distractors_keeps_its_source():

@@ -49,6 +49,7 @@ class QaConfig(Config):
     seed: int = 13
     passages: int = 3  # k passages per training prompt (RAFT), as the chat sends them
     no_source_share: float = 0.2  # prompts without the source chunk, taught to answer "The passages do not say."
+    passage_order: str = "retrieved"  # retrieved: as the chat sends them | random: the source at a random position
 
 
 def _write_outputs(storage: ArtifactStorage, frame: pd.DataFrame) -> dict[str, str]:
@@ -127,7 +128,8 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.Da
     families = paper_families(chunk_index.chunks["paper_id"], chunk_index.chunks["text"])
     kept["paper_family"] = kept["paper_id"].map(lambda paper_id: families.get(paper_id, paper_id))
     kept["split"] = split_by_paper(kept["paper_family"], config.eval_fraction, config.seed) if len(kept) else []
-    raft = RaftOptions(passages=config.passages, no_source_share=config.no_source_share, seed=config.seed)
+    raft = RaftOptions(passages=config.passages, no_source_share=config.no_source_share, seed=config.seed,
+                       order=config.passage_order)
     kept = raft_prompts(kept, lambda questions, n: retriever.search_many(questions, n), raft)[QA_COLUMNS]
     paths = _write_outputs(storage, kept)
     rejected_path = storage.path("qa", "rejected.parquet")
