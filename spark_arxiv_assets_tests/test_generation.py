@@ -17,6 +17,8 @@ def test_replies_come_back_in_conversation_order_whatever_the_batching():
                      [{"role": "user", "content": f"{LONG_PASSAGE}\nWhat value of k does the fusion use?"}],
                      [{"role": "user", "content": "What is 2 + 2?"}]]
     alone = [generate_chat(model, tokenizer, [c], batch_size=1, max_new_tokens=12)[0] for c in conversations]
-    batched = generate_chat(model, tokenizer, conversations, batch_size=2, max_new_tokens=12)
+    finished = []
+    batched = generate_chat(model, tokenizer, conversations, batch_size=2, max_new_tokens=12, on_batch=finished.append)
+    assert finished == [2, 1]  # each batch reports its replies as it ends: what the evaluation's progress counts
     assert [g.text for g in batched] == [g.text for g in alone]
     assert len({g.text for g in alone}) == 3  # three different replies, so a mix-up would show

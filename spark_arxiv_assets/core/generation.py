@@ -3,6 +3,7 @@ answer decoding rule the evaluation and the chat share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 ANSWER_NGRAM_GUARD = 4  # an answer may not repeat its own 4-grams (greedy small models loop otherwise)
 
@@ -40,11 +41,13 @@ class Generated:
 
 def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size: int = 8, max_new_tokens: int = 128,
                   temperature: float = 0.0, prefill: str = "", loop_guard: bool = False,
-                  stop_strings: list[str] | None = None, avoid: list[str] | None = None) -> list[Generated]:
+                  stop_strings: list[str] | None = None, avoid: list[str] | None = None,
+                  on_batch: Callable[[int], None] | None = None) -> list[Generated]:
     """Continues each conversation as the assistant; `prefill` starts every reply; `loop_guard` applies
     `answer_loop_guard` (answers, not the teacher's JSON, whose keys repeat by design); a row ends
     once its new text contains one of `stop_strings` (the batch when every row has); no reply holds
-    a phrase of `avoid` (its last token is banned where the rest of it was just written)."""
+    a phrase of `avoid` (its last token is banned where the rest of it was just written); `on_batch`
+    is told how many replies each finished batch added (for progress)."""
     import torch
 
     tokenizer.padding_side = "left"  # every row then continues from its own last token
@@ -72,4 +75,6 @@ def generate_chat(model, tokenizer, conversations: list[list[dict]], batch_size:
         for i, row in zip(rows, output[:, inputs["input_ids"].shape[1]:]):
             replies[i] = Generated(prefill + tokenizer.decode(row, skip_special_tokens=True).strip(),
                                    int((row != tokenizer.pad_token_id).sum()))
+        if on_batch is not None:
+            on_batch(len(rows))
     return [replies[i] for i in range(len(prompts))]
