@@ -83,7 +83,8 @@ def test_answer_metrics():
 def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
     from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
     from spark_arxiv_assets.core.chunking import chunk_id_for, vector_id_for
-    from spark_arxiv_assets.core.rag_eval import EvalItem, evaluate_rag, summarize, tuned_vs_base
+    from spark_arxiv_assets.core.rag_eval import (OVERLAP, EvalItem, evaluate_rag, summarize, tuned_vs_base,
+                                                  tuned_vs_base_by_paper)
     from spark_arxiv_assets.core.retrieval import Retriever
     import pandas as pd
 
@@ -125,7 +126,11 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
     assert len(judged) == 4 and summary.loc["tuned + RAG", "judge_faithfulness"] == 1.0
     assert summary.loc["tuned + RAG", "judge_relevance"] == 0.75 and pd.isna(summary.loc["tuned", "judge_relevance"])
     assert summary.index.tolist() == ["base", "base + RAG", "tuned", "tuned + RAG", "base + RAG, answer removed",
-                                      "tuned + RAG, answer removed"]
+                                      "tuned + RAG, answer removed", OVERLAP]
+    overlap = results[results["variant"] == OVERLAP].set_index("question")  # no model: a passage sentence
+    assert overlap.loc["How long does OCR take per page?", "answer"] == "OCR takes five seconds per page."
+    assert overlap.loc["What k did fusion use?", "answer"] == "Reciprocal rank fusion used k = 60."
+    assert summary.loc[OVERLAP, "contains_answer"] == 1.0 and 0 < summary.loc[OVERLAP, "token_f1"] < 1
     assert summary.loc["tuned + RAG", "citation_accuracy"] == 1.0 and summary.loc["tuned + RAG", "contains_answer"] == 1.0
     assert summary.loc["tuned + RAG", "token_f1"] == 1.0  # "k = 60 [1]" says exactly "k = 60": the [1] is scored apart
     assert summary.loc["base + RAG", "cites"] == 0.0 and summary.loc["base + RAG", "citation_accuracy"] == 0.0
@@ -139,6 +144,9 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
     assert fixed["retrieval_hit"].all() and results.loc[results["source"] == "eval_split", "retrieval_hit"].isna().all()
     gain, low, high = tuned_vs_base(results)
     assert gain > 0 and low <= gain <= high
+    by_paper = tuned_vs_base_by_paper(results).set_index("paper_id")  # held-out papers only: not the fixed p0
+    assert by_paper.index.tolist() == ["p1"] and by_paper.loc["p1", "questions"] == 1
+    assert by_paper.loc["p1", "tuned"] == 1.0 and by_paper.loc["p1", "difference"] == 1.0 - by_paper.loc["p1", "base"]
 
 
 def test_paired_bootstrap_interval_says_whether_a_difference_is_noise():

@@ -57,6 +57,11 @@ def teacher_messages(title: str, passage: str, n_questions: int) -> list[dict]:
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
+def sentences(passage: str) -> list[str]:
+    """The passage split where answer-aware generation splits it into answer candidates."""
+    return [sentence.strip() for sentence in _SENTENCE_END.split(passage) if sentence.strip()]
+
+
 def answer_candidates(passage: str, limit: int) -> list[str]:
     """Sentences worth asking about, for answer-aware generation: mid-length, preferring
     ones with numbers or definitions; never figure/table captions."""

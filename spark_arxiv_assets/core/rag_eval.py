@@ -11,6 +11,7 @@ import pandas as pd
 from .answer_metrics import contains_answer, faithfulness, token_f1
 from .citations import cited_passages, is_refusal, with_citation, without_citations
 from .llm_judge import SCORES, judge_answers
+from .qa_prompts import sentences
 from .rag_prompt import answer_messages
 from .retrieval import Hit, Retriever
 from .retrieval_eval import LabelledQuestion, first_relevant_rank
@@ -31,6 +32,16 @@ ANSWERABLE, REMOVED, CLOSED_BOOK = "answerable", "answer removed", "closed book"
 VARIANTS = [("base", CLOSED_BOOK), ("base", ANSWERABLE), ("tuned", CLOSED_BOOK), ("tuned", ANSWERABLE),
             ("base", REMOVED), ("tuned", REMOVED)]
 EXTRA_DEPTH = 10  # further hits that refill the prompt once the answer's passages are taken out
+
+
+OVERLAP = "no model: the sentence most like the question"  # a reference row, not a model
+
+
+def overlap_sentence(question: str, passages: list[str]) -> str:
+    """The passage sentence with the highest token F1 against the question. Answer-aware questions are
+    written from one sentence of a chunk, so this no-model answer is the floor a student should clear."""
+    candidates = [sentence for passage in passages for sentence in sentences(passage)]
+    return max(candidates, key=lambda sentence: token_f1(sentence, question), default="")
 
 
 def variant_name(model: str, prompt: str) -> str:
@@ -57,7 +68,7 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
     questions, retrieval hit@k (eval-split questions were kept because retrieval found them: circular).
     With a `judge` (a chat backend), the answers to the RAG prompts also get LLM-judged faithfulness and
     relevance (`core/llm_judge.py`). F1, containment, similarity and faithfulness read answer and reference
-    without their [n] markers."""
+    without their [n] markers. Rows of the `OVERLAP` variant answer each RAG prompt with no model at all."""
     deep = retriever.search_many([item.question for item in items], k=k + EXTRA_DEPTH)
     passages = {ANSWERABLE: [hits[:k] for hits in deep],
                 REMOVED: [[h for h in hits if not _holds(h, item)][:k] for item, hits in zip(items, deep)],
@@ -78,7 +89,8 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
             cited = cited_passages(answer, len(hits))
             shown = cited_passages(with_citation(answer, [h.text for h in hits])[0], len(hits))  # what the chat shows
             rows.append({"variant": variant_name(model_name, prompt), "model": model_name, "prompt": prompt,
-                         "rag": prompt != CLOSED_BOOK, "source": item.source, "question": item.question,
+                         "rag": prompt != CLOSED_BOOK, "source": item.source, "paper_id": item.paper_id,
+                         "question": item.question,
                          "reference": item.reference, "answer": answer,
                          "token_f1": token_f1(said, reference) if prompt != REMOVED else np.nan,
                          "contains_answer": contains_answer(said, reference) if prompt != REMOVED else np.nan,
@@ -90,6 +102,13 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
                                           else np.nan,
                          "judged": judgement is not None,
                          **{f"judge_{key}": judgement[key] if judgement else np.nan for key in SCORES}})
+    for item, hits in zip(items, passages[ANSWERABLE]):
+        said = overlap_sentence(item.question, [h.text for h in hits])
+        rows.append({"variant": OVERLAP, "model": "none", "prompt": ANSWERABLE, "rag": True, "source": item.source,
+                     "paper_id": item.paper_id, "question": item.question, "reference": item.reference, "answer": said,
+                     "token_f1": token_f1(without_citations(said), without_citations(item.reference)),
+                     "contains_answer": contains_answer(without_citations(said), without_citations(item.reference)),
+                     "cites": False, "refused": False, "judged": False})
     frame = pd.DataFrame(rows)
     vectors = embed([without_citations(text) for text in frame["answer"].tolist() + frame["reference"].tolist()])
     frame["similarity"] = np.where(frame["prompt"] == REMOVED, np.nan,
@@ -102,7 +121,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     rate elsewhere. Citation accuracy counts answers whose passages held the answer: the model's own
     citations, and (`chat_citation_accuracy`) those the chat shows, where an answer citing nothing is
     given its supporting passage."""
-    order = [variant_name(m, p) for m, p in VARIANTS]
+    order = [variant_name(m, p) for m, p in VARIANTS] + [OVERLAP]
     numeric = frame.assign(contains_answer=frame["contains_answer"].astype(float),
                            citation_correct=frame["citation_correct"].astype(float),
                            chat_citation_correct=frame["chat_citation_correct"].astype(float),
@@ -134,3 +153,16 @@ def tuned_vs_base(frame: pd.DataFrame, metric: str = "token_f1") -> tuple[float,
     answerable = frame[frame["prompt"] == ANSWERABLE]
     pivot = answerable.pivot_table(index=["source", "question"], columns="model", values=metric, aggfunc="first")
     return paired_bootstrap(pivot["base"].to_numpy(), pivot["tuned"].to_numpy())
+
+
+def tuned_vs_base_by_paper(frame: pd.DataFrame, metric: str = "token_f1") -> pd.DataFrame:
+    """tuned + RAG minus base + RAG per held-out paper. Questions of one paper are correlated, so the
+    question-level interval is narrower than a paper-level one would be: a gain that holds on every
+    paper means more than one that a single paper carries."""
+    answerable = frame[(frame["prompt"] == ANSWERABLE) & (frame["source"] == "eval_split")]
+    pivot = answerable.pivot_table(index="paper_id", columns="model", values=metric, aggfunc="mean")
+    if pivot.empty:
+        return pd.DataFrame(columns=["paper_id", "questions", "base", "tuned", "difference"])
+    counts = answerable[answerable["model"] == "base"].groupby("paper_id").size()
+    return (pivot.assign(questions=counts, difference=pivot["tuned"] - pivot["base"])
+            .reset_index()[["paper_id", "questions", "base", "tuned", "difference"]].round(3))
