@@ -4,9 +4,9 @@ among distractors retrieved for the same question, and on a share of prompts wit
 right answer is that the passages do not say. Targets are short and cite the passage number [n].
 
 Passages are in the order retrieval ranked them, as the chat and the evaluation send them. With the
-source at a random position instead, a 135M student ignored the ranking: on 142 held-out questions
-whose reference was in passage [1] 70% of the time, it copied passage [2]'s first sentence more often
-than any sentence of [1] (README, "What the 135M student learns")."""
+source at a random position instead, a 135M student ignored the ranking: on 142 held-out questions,
+94 with the reference in passage [1], its answers copied a sentence of [2] 33 times and of [1] 13
+times (README, "What the 135M student learns")."""
 from __future__ import annotations
 
 from dataclasses import dataclass
