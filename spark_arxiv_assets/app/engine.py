@@ -1,8 +1,14 @@
 """Answers with citations from the latest materialized index and adapter; reloads them when a
-newer version is published (the IO managers' CURRENT pointers change)."""
+newer version is published (the IO managers' CURRENT pointers change).
+
+One request at a time holds the model, from its reload check to the end of its generation
+thread: a request whose client went away, or whose generation failed, stops that thread and
+frees the model before the next one starts, so the next answer runs with the adapter state its
+status line names."""
 from __future__ import annotations
 
 import base64
+import queue
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -14,7 +20,7 @@ from ..core.retrieval import Hit, Retriever
 from ..io_managers.atomic import VersionedDir
 from ..io_managers.index_store import index_root, load_latest_index
 from ..io_managers.model_dir import adapter_root, latest_adapter
-from ..io_managers.page_files import PageFilesIOManager, read_figure
+from ..io_managers.page_files import page_files_root, read_figure
 from ..resources.causal_lm import choose_placement, load_student
 from ..resources.models import load_sentence_transformer
 from ..settings import storage_uri
@@ -74,7 +80,23 @@ class Versions:
     adapter: str | None
 
 
+class AnswerFailed(RuntimeError):
+    """Generation raised, stalled, or the model stayed busy too long; the request ends with this."""
+
+
+@dataclass(frozen=True)
+class AnswerStart:
+    """What a request is answered from, fixed under the model lock before generation starts."""
+
+    hits: list[Hit]
+    answered_by: str  # the status line's claim, true for this generation
+    status: str
+
+
 class ChatEngine:
+    TOKEN_TIMEOUT_S = 120.0  # the longest wait for the next token before a generation counts as stalled
+    BUSY_TIMEOUT_S = 300.0  # the longest wait for the model before a request is refused
+
     def __init__(self, base_model: str | None = None, device: str = "auto", max_new_tokens: int = 192,
                  base_uri: str | None = None) -> None:
         self.base_model_override, self.device, self.max_new_tokens = base_model, device, max_new_tokens
@@ -94,18 +116,21 @@ class ChatEngine:
     def refresh(self) -> bool:
         """Loads whatever changed since the last request; True when something was reloaded."""
         with self._lock:
-            latest = self._current_versions()
-            if latest == self.versions and self.model is not None:
-                self.reload_note = ""  # shown only with the answer that followed a reload
-                return False
-            if latest.index != self.versions.index or self.retriever is None:
-                self._load_index()
-            if latest.adapter != self.versions.adapter or self.model is None:
-                self._load_model()
-            changed = self.versions.index is not None or self.versions.adapter is not None
-            self.reload_note = "Loaded a newer index/adapter." if changed else ""
-            self.versions = latest
-            return True
+            return self._refresh_locked()
+
+    def _refresh_locked(self) -> bool:
+        latest = self._current_versions()
+        if latest == self.versions and self.model is not None:
+            self.reload_note = ""  # shown only with the answer that followed a reload
+            return False
+        if latest.index != self.versions.index or self.retriever is None:
+            self._load_index()
+        if latest.adapter != self.versions.adapter or self.model is None:
+            self._load_model()
+        changed = self.versions.index is not None or self.versions.adapter is not None
+        self.reload_note = "Loaded a newer index/adapter." if changed else ""
+        self.versions = latest
+        return True
 
     def _load_index(self) -> None:
         self.retriever = latest_retriever(choose_placement(self.device, "none").device, self.base_uri)
@@ -127,35 +152,87 @@ class ChatEngine:
 
     def figure_png(self, hit: Hit) -> bytes | None:
         """The stored crop of a figure whose caption was retrieved (through the page files' store)."""
-        return read_figure(PageFilesIOManager(base_uri=self.base_uri).assets_root, hit.figure_ref)
+        return read_figure(page_files_root(self.base_uri), hit.figure_ref)
 
     def retrieve(self, question: str, k: int, mode: str) -> list[Hit]:
-        return self.retriever.search(question, k=k, mode=mode)
+        with self._lock:
+            return self.retriever.search(question, k=k, mode=mode)
+
+    def answer(self, question: str, k: int, mode: str, temperature: float, use_adapter: bool
+               ) -> Iterator[AnswerStart | str]:
+        """First an `AnswerStart` (passages, which model answers), then the growing answer text.
+        Holds the model from the reload check until its generation thread has ended, also when
+        the caller stops early (a client that disconnected) or generation fails (`AnswerFailed`)."""
+        if not self._lock.acquire(timeout=self.BUSY_TIMEOUT_S):
+            raise AnswerFailed(f"the model stayed busy for {self.BUSY_TIMEOUT_S:.0f} s")
+        try:
+            self._refresh_locked()  # an index or adapter published since the last question is loaded now
+            hits = self.retriever.search(question, k=k, mode=mode)
+            adapter_on = use_adapter and self.has_adapter
+            yield AnswerStart(hits, self.answered_by(adapter_on), self.status())
+            yield from self._generate_locked(question, hits, temperature, adapter_on)
+        finally:
+            self._lock.release()
 
     def stream_answer(self, question: str, hits: list[Hit], temperature: float, use_adapter: bool) -> Iterator[str]:
-        """Yields the growing answer text."""
+        """Yields the growing answer text for given passages (no reload between)."""
+        if not self._lock.acquire(timeout=self.BUSY_TIMEOUT_S):
+            raise AnswerFailed(f"the model stayed busy for {self.BUSY_TIMEOUT_S:.0f} s")
+        try:
+            yield from self._generate_locked(question, hits, temperature, use_adapter and self.has_adapter)
+        finally:
+            self._lock.release()
+
+    def _generate_locked(self, question: str, hits: list[Hit], temperature: float, adapter_on: bool
+                         ) -> Iterator[str]:
         from contextlib import nullcontext
 
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
+        model, tokenizer = self.model, self.tokenizer
         messages = answer_messages(question, [h.text for h in hits])
-        inputs = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                    return_dict=True).to(self.model.device)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                               return_dict=True).to(model.device)
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                        timeout=self.TOKEN_TIMEOUT_S)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
-        adapter_off = self.model.disable_adapter() if (self.has_adapter and not use_adapter) else nullcontext()
+        adapter_off = model.disable_adapter() if (self.has_adapter and not adapter_on) else nullcontext()
+        cancel, failures = threading.Event(), []
 
         def run() -> None:
-            with adapter_off:
-                self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, streamer=streamer,
-                                    pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-                                    logits_processor=[answer_loop_guard(inputs["input_ids"].shape[1])], **sampling)
+            try:
+                with adapter_off:
+                    model.generate(**inputs, max_new_tokens=self.max_new_tokens, streamer=streamer,
+                                   pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                                   logits_processor=[answer_loop_guard(inputs["input_ids"].shape[1])],
+                                   stopping_criteria=StoppingCriteriaList([cancelled_by(cancel)]), **sampling)
+            except BaseException as exc:  # noqa: BLE001 - handed to the request, which reports it
+                failures.append(exc)
+                streamer.end()  # the request's loop over the streamer ends instead of waiting forever
 
-        with self._lock:  # one generation at a time: the adapter switch is model-wide
-            thread = threading.Thread(target=run, daemon=True)
-            thread.start()
-            text = ""
+        thread = threading.Thread(target=run, daemon=True, name="chat-generate")
+        thread.start()
+        text = ""
+        try:
             for piece in streamer:
                 text += piece
                 yield text
+        except queue.Empty:
+            raise AnswerFailed(f"no new token for {self.TOKEN_TIMEOUT_S:.0f} s") from None
+        finally:
+            cancel.set()  # also when the caller stopped early: generation ends at its next token
             thread.join()
+        if failures:
+            raise AnswerFailed(f"{type(failures[0]).__name__}: {failures[0]}") from failures[0]
+
+
+def cancelled_by(event: threading.Event):
+    """A stopping criterion that ends generation once `event` is set."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class Cancelled(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return Cancelled()

@@ -5,33 +5,50 @@ import gradio as gr
 
 from ..core.chat_guard import SlidingWindowLimiter, check_question
 from ..core.citations import with_citation
-from .engine import ChatEngine, citation_line, format_sources
+from .engine import AnswerFailed, AnswerStart, ChatEngine, citation_line, format_sources
 
 TITLE = "Chat with the papers"
+
+
+def client_key(request: gr.Request | None) -> str:
+    """Whom a rate limit counts: the browser session (each tab, each API client), else the address."""
+    if request is None:
+        return "local"
+    return getattr(request, "session_hash", None) or (request.client.host if request.client else "unknown")
 
 
 def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -> gr.Blocks:
     limiter = limiter or SlidingWindowLimiter(max_requests=30, window_s=60)
 
-    def respond(question: str, history: list, k: int, mode: str, temperature: float, model_choice: str):
+    def respond(question: str, history: list, k: int, mode: str, temperature: float, model_choice: str,
+                request: gr.Request = None):
         history = list(history or [])
         refusal = check_question(question or "")
-        wait = 0.0 if refusal else limiter.try_acquire()
+        wait = 0.0 if refusal else limiter.try_acquire(client_key(request))
         if refusal or wait:
             message = refusal or f"Too many requests: try again in {wait:.0f} s."
             yield history + [{"role": "user", "content": (question or "")[:200]}, {"role": "assistant", "content": message}], \
                 gr.update(), engine.status()
             return
-        engine.refresh()  # an adapter published since the last question is loaded now
-        hits = engine.retrieve(question, int(k), mode)
-        sources = format_sources(hits, figure_png=engine.figure_png)
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
-        use_adapter = model_choice == "fine-tuned" and engine.has_adapter
-        status_line = f"{engine.status()} {engine.answered_by(use_adapter)}"
-        answer = ""
-        for answer in engine.stream_answer(question, hits, float(temperature), use_adapter):
-            history[-1] = {"role": "assistant", "content": answer}
-            yield history, sources, status_line
+        use_adapter = model_choice == "fine-tuned"
+        answering = engine.answer(question, int(k), mode, float(temperature), use_adapter)
+        hits, sources, status_line, answer = [], gr.update(), engine.status(), ""
+        try:
+            for event in answering:
+                if isinstance(event, AnswerStart):
+                    hits, status_line = event.hits, f"{event.status} {event.answered_by}"
+                    sources = format_sources(hits, figure_png=engine.figure_png)
+                    continue
+                answer = event
+                history[-1] = {"role": "assistant", "content": answer}
+                yield history, sources, status_line
+        except AnswerFailed as exc:
+            history[-1] = {"role": "assistant", "content": f"{answer}\n\n_The answer failed ({exc}). Please ask again._"}
+            yield history, sources, f"{status_line} Generation failed: {exc}"
+            return
+        finally:
+            answering.close()  # a client that went away stops the generation and frees the model
         if hits:  # an answer citing nothing points at the passage that supports it, if one does
             answer, attributed = with_citation(answer.strip(), [h.text for h in hits])
             status_line += " The [n] after the answer was added by matching it to the passages." if attributed else ""

@@ -10,22 +10,26 @@ MAX_QUESTION_CHARS = 1000
 
 
 class SlidingWindowLimiter:
-    """At most `max_requests` in any `window_s` seconds (shared by all users of one app)."""
+    """At most `max_requests` in any `window_s` seconds per client key, so one busy client cannot
+    lock the others out. Keys idle for a whole window are forgotten."""
 
     def __init__(self, max_requests: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_requests, self.window_s, self._clock = max_requests, window_s, clock
-        self._times: deque[float] = deque()
+        self._times: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def try_acquire(self) -> float:
-        """0 when allowed (and counted), else the seconds to wait."""
+    def try_acquire(self, key: str = "") -> float:
+        """0 when allowed (and counted), else the seconds this key must wait."""
         with self._lock:
             now = self._clock()
-            while self._times and now - self._times[0] >= self.window_s:
-                self._times.popleft()
-            if len(self._times) >= self.max_requests:
-                return self.window_s - (now - self._times[0])
-            self._times.append(now)
+            for other in [k for k, times in self._times.items() if not times or now - times[-1] >= self.window_s]:
+                del self._times[other]
+            times = self._times.setdefault(key, deque())
+            while times and now - times[0] >= self.window_s:
+                times.popleft()
+            if len(times) >= self.max_requests:
+                return self.window_s - (now - times[0])
+            times.append(now)
             return 0.0
 
 
