@@ -92,6 +92,24 @@ def test_bounded_call_reports_memory_crash_and_bugs_distinctly():
         call_bounded(_buggy, (), timeout_s=60, max_memory_mb=None)
 
 
+_KEPT: list[bytes] = []
+
+
+def _keep(megabytes: int) -> int:
+    """Allocates and keeps memory in the child (as caches and fragmentation keep it between papers)."""
+    _KEPT.append(bytearray(megabytes * 2**20))
+    return len(_KEPT)
+
+
+def test_the_memory_cap_holds_per_paper_not_per_child():
+    """Each paper may add max_memory_mb to what the child already holds: what earlier papers left
+    behind does not shrink the next paper's allowance."""
+    with BoundedWorker(_keep, (), timeout_s=60, max_memory_mb=300, max_calls=16) as worker:
+        assert [worker.call(200) for _ in range(3)] == [1, 2, 3]  # 600 MB held by the third paper
+        with pytest.raises(LimitExceeded, match="ran out of memory"):
+            worker.call(400)  # one paper over its own allowance still fails
+
+
 def _act(what: str):
     """One call of a long-lived worker: its pid, or a hang, a crash, a memory blow-up."""
     import time
@@ -125,10 +143,13 @@ def test_ocr_failure_has_its_own_reason_and_a_bug_fails_instead_of_quarantining(
     from spark_arxiv_assets.core.pdf_text import extract_pdf
 
     class BrokenRuntime:
+        """The OCR runtime fails inside its own code, as a bad model file or input makes it."""
         name = "rapidocr"
 
         def page_text(self, page, dpi):
-            raise RuntimeError("onnxruntime: invalid model input")
+            import onnxruntime
+
+            onnxruntime.InferenceSession(b"invalid model input")
 
     class BuggyEngine(BrokenRuntime):
         def page_text(self, page, dpi):
@@ -136,11 +157,44 @@ def test_ocr_failure_has_its_own_reason_and_a_bug_fails_instead_of_quarantining(
 
     scanned = str(corpora / "pdfs" / "scanned-2501.10120v1-p1-2.pdf")
     result = extract_pdf(scanned, ExtractionOptions(), BrokenRuntime())
-    assert result.problem.startswith("OCR failed on page 1 (rapidocr at ") and "invalid model input" in result.problem
+    assert result.problem.startswith("OCR failed on page 1 (rapidocr at ") and "INVALID_PROTOBUF" in result.problem
     with pytest.raises(AttributeError):
         extract_pdf(scanned, ExtractionOptions(), BuggyEngine())
     with pytest.raises(ExtractionBug, match="TypeError"):  # a missing path is our bug, not the paper's
         list(extract_papers([("p", None, "x")], ExtractionOptions()))
+
+
+@pytest.fixture
+def sample_table_pdf(tmp_path) -> str:
+    """A real paper with a table caption (so the table finder runs) and headings."""
+    from spark_arxiv_assets.core.sample_corpus import write_sample_corpus
+
+    _, pdf_dir = write_sample_corpus(tmp_path / "sample")
+    return str(pdf_dir / "0001.00001.pdf")
+
+
+def test_what_pymupdf_raises_quarantines_the_paper_and_what_we_raise_fails_the_run(sample_table_pdf, monkeypatch):
+    """Decided by where the exception was raised, not by its type: PyMuPDF's own TypeError in the
+    table finder, or any error reading the outline, is the document's; our own IndexError in a
+    layout heuristic is a bug."""
+    import pymupdf
+
+    from spark_arxiv_assets.core import page_layout
+    from spark_arxiv_assets.core.pdf_text import extract_pdf
+
+    assert extract_pdf(sample_table_pdf, ExtractionOptions(ocr_engine="none"), None).problem is None
+    with monkeypatch.context() as patch:  # the outline: PyMuPDF raises inside its own code
+        patch.setattr(pymupdf.Document, "get_toc", lambda doc, simple=True: doc.load_page(10**6))
+        result = extract_pdf(sample_table_pdf, ExtractionOptions(ocr_engine="none"), None)
+    assert result.problem.startswith("corrupt PDF: its outline (table of contents) cannot be read (ValueError")
+    with monkeypatch.context() as patch:  # the table finder: a TypeError raised inside PyMuPDF
+        patch.setattr(pymupdf.Page, "find_tables", lambda page, *a, **k: pymupdf.Point(None, 1))
+        result = extract_pdf(sample_table_pdf, ExtractionOptions(ocr_engine="none"), None)
+    assert result.problem.startswith("corrupt PDF: layout failed on page ") and "TypeError" in result.problem
+    with monkeypatch.context() as patch:  # our heuristic: an IndexError in our code
+        patch.setattr(page_layout, "_graphics", lambda page, tables: [][0])
+        with pytest.raises(IndexError):
+            extract_pdf(sample_table_pdf, ExtractionOptions(ocr_engine="none"), None)
 
 
 def test_a_bug_inside_a_spark_task_fails_the_job(data_dir):

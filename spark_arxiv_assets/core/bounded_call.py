@@ -35,17 +35,24 @@ def _address_space_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _cap_address_space(max_memory_mb: int) -> None:
+    """Lets the process grow by `max_memory_mb` from where it is now: set before each unit of
+    work, so the cap is per paper, not shrunk by what earlier papers left allocated."""
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    limit = _address_space_bytes() + max_memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
 def _serve(conn, parent_end, fn: Callable, fixed: tuple, max_memory_mb: int | None) -> None:
     """The child's loop: one `fn(*fixed, *args)` per message until the parent closes the pipe."""
     parent_end.close()  # the fork copied it: while open here, the parent closing its end would not end this loop
-    if max_memory_mb:
-        limit = _address_space_bytes() + max_memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     while True:
         try:
             args = conn.recv()
         except EOFError:
             break
+        if max_memory_mb:
+            _cap_address_space(max_memory_mb)
         try:
             message = ("ok", fn(*fixed, *args))
         except MemoryError:

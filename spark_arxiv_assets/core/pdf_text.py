@@ -1,8 +1,9 @@
 """Text of every page of one PDF with PyMuPDF; OCR for pages without a text layer.
 
 Never raises for a bad document: it returns a quarantine reason instead, so one bad
-paper cannot fail a Spark task (and with it the whole run). A programming error
-(`PROGRAMMING_ERRORS`) is not a property of the document and does raise.
+paper cannot fail a Spark task (and with it the whole run). Whether an exception is the
+document's is decided by where it was raised (core.failure_origin): inside PyMuPDF or the OCR
+runtime, the paper is quarantined; in our own code, it raises and fails the run.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pymupdf
 
+from .failure_origin import raised_by_document_library
 from .ocr import OcrEngine
 from .page_layout import PageLayout, RawBlock, body_font_size, document_outline, page_layout, raw_blocks
 from .pdf_validation import pdf_file_problem
@@ -54,11 +56,6 @@ class PdfExtraction:
     page_count: int = 0
 
 
-# Raised by our own code or the machine, not by a document: never turned into a quarantine reason.
-PROGRAMMING_ERRORS = (TypeError, AttributeError, NameError, ImportError, AssertionError, NotImplementedError,
-                      MemoryError)
-
-
 def clean_unicode(text: str) -> str:
     """Drops NULs and unpaired surrogates that break Parquet/UTF-8 writers."""
     return text.replace("\x00", "").encode("utf-8", errors="replace").decode("utf-8")
@@ -85,6 +82,13 @@ def ocr_dpi_for(page: pymupdf.Page, default_dpi: int, max_megapixels: float = 12
     return max(1, min(dpi, int((max_megapixels * 1e6 / area_in2) ** 0.5)))
 
 
+def _raise_unless_documents(exc: Exception) -> None:
+    """Re-raises an exception our code (or the machine) raised; returns for one PyMuPDF or the
+    OCR runtime raised while reading the document."""
+    if not raised_by_document_library(exc):
+        raise exc
+
+
 def _corrupt(what: str, exc: Exception) -> str:
     return f"corrupt PDF: {what} ({type(exc).__name__}: {exc})"[:300]
 
@@ -95,9 +99,8 @@ def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) ->
         return PdfExtraction(problem=problem)
     try:
         doc = pymupdf.open(path, filetype="pdf")
-    except PROGRAMMING_ERRORS:
-        raise
     except Exception as exc:  # PyMuPDF raises several types for broken files
+        _raise_unless_documents(exc)
         return PdfExtraction(problem=_corrupt("cannot be opened", exc))
     with doc:
         if doc.needs_pass or doc.is_encrypted:
@@ -118,16 +121,14 @@ def extract_pdf(path: str, options: ExtractionOptions, ocr: OcrEngine | None) ->
                 text = "\n".join(b.text for b in blocks)
                 needs_ocr = use_ocr and _page_needs_ocr(page, text, options.min_text_chars)
                 dpi = ocr_dpi_for(page, options.ocr_dpi, options.max_ocr_megapixels) if needs_ocr else 0
-            except PROGRAMMING_ERRORS:
-                raise
             except Exception as exc:
+                _raise_unless_documents(exc)
                 return PdfExtraction(problem=_corrupt(f"failed on page {number}", exc), page_count=doc.page_count)
             if needs_ocr:
                 try:
                     text = ocr.page_text(page, dpi)
-                except PROGRAMMING_ERRORS:
-                    raise
                 except Exception as exc:
+                    _raise_unless_documents(exc)
                     return PdfExtraction(problem=f"OCR failed on page {number} ({ocr.name} at {dpi} dpi: "
                                                  f"{type(exc).__name__}: {exc})"[:300], page_count=doc.page_count)
                 ocr_pages += 1
@@ -154,7 +155,11 @@ def _lay_out_pages(doc: pymupdf.Document, result: PdfExtraction, layer: dict[int
     """Second pass over text-layer pages, once the body font size of the whole paper is known.
     Returns a quarantine reason, or None."""
     body_size = body_font_size(list(layer.values()))
-    outline = document_outline(doc)
+    try:
+        outline = document_outline(doc)
+    except Exception as exc:
+        _raise_unless_documents(exc)
+        return _corrupt("its outline (table of contents) cannot be read", exc)
     for page_text in result.pages:
         if page_text.page not in layer:
             continue
@@ -162,9 +167,8 @@ def _lay_out_pages(doc: pymupdf.Document, result: PdfExtraction, layer: dict[int
             layout: PageLayout = page_layout(doc.load_page(page_text.page - 1), layer[page_text.page], body_size,
                                              outline.get(page_text.page, []), page_text.page == 1, ocr,
                                              find_tables)
-        except PROGRAMMING_ERRORS:
-            raise
         except Exception as exc:
+            _raise_unless_documents(exc)
             return _corrupt(f"layout failed on page {page_text.page}", exc)
         for block in layout.blocks:
             for key in ("text", "caption", "figure_text"):
