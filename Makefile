@@ -35,7 +35,7 @@ chat: setup
 	$(VENV)/bin/arxiv-assets chat
 
 browser-deps:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "chromium not installed: browser tests will be skipped"; }
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "chromium not installed: browser tests will be skipped (and fail .ci/run)"; }
 
 test: setup browser-deps
 	$(PY) -m pytest -q --durations=5

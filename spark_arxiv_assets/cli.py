@@ -11,7 +11,7 @@ from .settings import storage_uri
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from dagster import AssetCheckSeverity, DagsterInstance
+    from dagster import DagsterInstance
 
     from .definitions import all_assets, all_checks, build_resources
     from .months_run import materialize_months
@@ -31,22 +31,37 @@ def run_demo(args: argparse.Namespace) -> int:
     result = materialize_months([*all_assets, *all_checks], resources=build_resources(), instance=instance,
                                 raise_on_error=False, run_config=run_config)
     seconds = time.perf_counter() - started
-    print()
+    lines, status = demo_report(result, seconds)
+    print("\n" + "\n".join(lines))
+    return status
+
+
+def demo_report(result, seconds: float) -> tuple[list[str], int]:
+    """What the demo prints after its run, and its exit status. The verdict is the last line and
+    agrees with the status: a failed blocking (ERROR) check fails the demo as a failed step does."""
+    from dagster import AssetCheckSeverity
+
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     blocking = [e for e in failed_checks if e.severity == AssetCheckSeverity.ERROR]
     months: dict[str, int] = {}
     for event in result.get_asset_materialization_events():
         months[event.asset_key.to_user_string()] = months.get(event.asset_key.to_user_string(), 0) + 1
-    for asset, count in months.items():
-        print(f"  materialized {asset}" + (f" ({count} months)" if count > 1 else ""))
+    lines = [f"  materialized {asset}" + (f" ({count} months)" if count > 1 else "") for asset, count in months.items()]
     for evaluation in failed_checks:
         level = "failed" if evaluation.severity == AssetCheckSeverity.ERROR else "warning"
-        print(f"  check {level}: {evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
-    print(f"\n{'Success' if result.success else 'FAILED'} in {seconds:.0f}s. Outputs under {storage_uri()}")
-    print("Open the Dagster UI:  make dev   ->  http://127.0.0.1:3000 (runs, lineage, metadata, checks)")
-    print('Search the papers:    .venv/bin/arxiv-assets query "how does reciprocal rank fusion work?"')
-    print("Chat with citations:  make chat  ->  http://127.0.0.1:7860")
-    return 0 if result.success and not blocking else 1
+        lines.append(f"  check {level}: {evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+    if not result.success:
+        verdict = "FAILED (a step failed)"
+    elif blocking:
+        verdict = f"FAILED ({len(blocking)} blocking check{'s' if len(blocking) > 1 else ''} failed)"
+    else:
+        verdict = "Success"
+    lines += ["", f"Outputs under {storage_uri()}",
+              "Open the Dagster UI:  make dev   ->  http://127.0.0.1:3000 (runs, lineage, metadata, checks)",
+              'Search the papers:    .venv/bin/arxiv-assets query "how does reciprocal rank fusion work?"',
+              "Chat with citations:  make chat  ->  http://127.0.0.1:7860",
+              f"{verdict} in {seconds:.0f}s."]
+    return lines, 0 if result.success and not blocking else 1
 
 
 def run_query(args: argparse.Namespace) -> int:

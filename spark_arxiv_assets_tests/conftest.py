@@ -1,5 +1,7 @@
 """Shared fixtures: an isolated data dir per test, the shared corpora, the real MiniLM encoder,
-and a session-end check that no process started by the suite is still running."""
+and a session-end check that no process started by the suite is still running. With
+SPARK_ARXIV_NO_SKIPS=1 (set by .ci/run) a skipped test fails the session: a gate that skips
+what it gates (no Chromium, no shared corpora) is not a gate."""
 from __future__ import annotations
 
 import os
@@ -56,6 +58,19 @@ def _no_process_left_behind():
         pytest.fail(f"processes left running by the test suite: {report}")
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:
+    skipped = [r for r in session.config.pluginmanager.get_plugin("terminalreporter").stats.get("skipped", [])]
+    if skipped and os.environ.get("SPARK_ARXIV_NO_SKIPS") == "1" and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped and os.environ.get("SPARK_ARXIV_NO_SKIPS") == "1":
+        terminalreporter.write_line(f"FAILED: {len(skipped)} test(s) skipped, and this run allows none "
+                                    "(SPARK_ARXIV_NO_SKIPS=1); the reasons are listed above (-rs)", red=True)
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "data"
@@ -66,10 +81,7 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 @dataclass
 class S3Store:
     uri: str  # s3://bucket
-    env: dict[str, str]  # what a client (or a Spark executor, via spark.executorEnv.*) needs to reach it
-
-    def spark_config(self) -> dict[str, str]:
-        return {f"spark.executorEnv.{k}": v for k, v in self.env.items()}
+    env: dict[str, str]  # what a client needs to reach it (Spark executors inherit it from the driver)
 
 
 @pytest.fixture
