@@ -1,7 +1,7 @@
 import pytest
 
-from spark_arxiv_assets.core.chunking import (ChunkingOptions, chunk_id_for, clean_and_chunk_paper, contextual_text,
-                                              make_splitter, vector_id_for)
+from spark_arxiv_assets.core.chunking import (ChunkingOptions, chunk_id_for, chunk_units, clean_and_chunk_paper,
+                                              contextual_text, make_splitter, vector_id_for)
 from spark_arxiv_assets.core.cleaning import clean_pages, normalise_text
 from spark_arxiv_assets.resources.models import load_sentence_transformer
 
@@ -62,3 +62,24 @@ def test_chunks_have_page_spans_stable_ids_and_fit_the_model(tokenizer):
                                      make_splitter(tokenizer, options), tokenizer, options)
     assert [r["chunk_id"] for r in rows] == [r["chunk_id"] for r in again]
     assert rows[0]["vector_id"] == vector_id_for(chunk_id_for("2401.00001", contextual_text("T", "", rows[0]["text"]))) > 0
+
+
+def test_a_table_with_a_long_caption_is_split_until_the_embedder_reads_all_of_it(encoder):
+    """A table whose long row is split, each part under a long caption and its column names, made
+    chunks of 277 to 279 tokens for a 256-token embedder (seen on real papers): their tails were
+    never embedded. Now every chunk fits, and every word of the row is in some chunk."""
+    from spark_arxiv_assets.core.sections import Unit
+
+    tokenizer = encoder.model.tokenizer
+    options = ChunkingOptions()
+    caption = "Table 2: " + " ".join(f"the annotators judged relevance of the cited passage type {i}" for i in range(12))
+    long_row = "| Long category | " + " ".join(f"explanation word{i} about the guideline" for i in range(80)) + " | 12 |"
+    unit = Unit("table", "Annotation guidelines", [(3, long_row + "\n| Short | a short one | 3 |")],
+                header="| Category | Description | Count |\n|---|---|---|", caption=caption)
+    rows = chunk_units("2501.0001", "A paper about annotation", [unit], make_splitter(tokenizer, options), tokenizer,
+                       options)
+    assert rows and max(r["n_tokens"] for r in rows) <= 254  # 256 with [CLS] and [SEP]
+    assert all(r["text"].startswith("Table 2: the annotators") and "| Category | Description | Count |" in r["text"]
+               for r in rows)  # every part keeps its caption's start and the column names
+    text = " ".join(r["text"] for r in rows)
+    assert all(f"word{i} " in text for i in range(80))

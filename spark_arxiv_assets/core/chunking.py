@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from dataclasses import dataclass
+from typing import Callable
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -21,6 +22,7 @@ class ChunkingOptions:
     chunk_tokens: int = 200  # all-MiniLM-L6-v2 truncates at 256 word pieces
     overlap_tokens: int = 30
     min_chunk_chars: int = 40  # shorter fragments (stray captions, page numbers) are dropped
+    max_embedded_tokens: int = 254  # what the embedder reads (256 with [CLS] and [SEP]): longer chunks are split
 
 
 def contextual_text(title: str, section: str, text: str) -> str:
@@ -130,6 +132,42 @@ def _table_chunks(unit: Unit, splitter, tokenizer, budget: int) -> list[tuple[st
     return [("\n".join([header, *lines]).strip(), page, page) for lines in chunks]
 
 
+def fit_to_embedder(text: str, is_table: bool, tokens: Callable[[str], int], limit: int) -> list[str]:
+    """`text` when what the embedder reads of it fits `limit` tokens, else smaller pieces that fit:
+    a table is split between its rows, each part under the same caption and column names (the
+    caption shortened only when with the names alone it is too long); other text between words.
+    Nothing is left for the embedder to cut off silently."""
+    if tokens(text) <= limit:
+        return [text]
+    lines = text.split("\n")
+    if is_table:
+        rule = next((i for i, line in enumerate(lines) if line.startswith("|") and not line.strip("|-: ")), -1)
+        head, body = lines[:rule + 1], lines[rule + 1:]
+        if len(body) > 1:
+            half = len(body) // 2
+            return [part for rows in (body[:half], body[half:])
+                    for part in fit_to_embedder("\n".join(head + rows), True, tokens, limit)]
+        caption = [line for line in head if not line.startswith("|")]
+        words = " ".join(caption).split()
+        if len(words) > 4:  # the caption keeps its start ("Table 3: ...")
+            shorter = " ".join(words[:len(words) * 3 // 4]) + "…"
+            rest = [line for line in head if line.startswith("|")] + body
+            return fit_to_embedder("\n".join([shorter] + rest), True, tokens, limit)
+        if body:
+            words = body[0].split(" ")
+            if len(words) > 1:
+                half = len(words) // 2
+                return [part for row in (" ".join(words[:half]), " ".join(words[half:]))
+                        for part in fit_to_embedder("\n".join(head + [row]), True, tokens, limit)]
+        return [text]
+    words = text.split(" ")
+    if len(words) < 2:
+        return [text]  # one word longer than the limit: the chunk check reports it
+    half = len(words) // 2
+    return [part for piece in (" ".join(words[:half]), " ".join(words[half:]))
+            for part in fit_to_embedder(piece, False, tokens, limit)]
+
+
 def chunk_units(paper_id: str, title: str, units: list[Unit], splitter: RecursiveCharacterTextSplitter, tokenizer,
                 options: ChunkingOptions, figure_source: str = "") -> list[dict]:
     """Units → chunk rows. `figure_source` names the page file holding the figure crops, so a
@@ -144,6 +182,10 @@ def chunk_units(paper_id: str, title: str, units: list[Unit], splitter: Recursiv
         else:
             pieces = split_with_pages(unit.pieces, splitter)
         chunk_type = "text" if unit.kind == "reference" else unit.kind
+        embedded_tokens = lambda text: len(tokenizer.encode(  # noqa: E731
+            embedded_text(title, unit.section, text, chunk_type), add_special_tokens=False))
+        pieces = [(part, first, last) for text, first, last in pieces
+                  for part in fit_to_embedder(text, unit.kind == "table", embedded_tokens, options.max_embedded_tokens)]
         for text, first, last in pieces:
             if len(text) < options.min_chunk_chars and unit.kind not in ("table", "figure_caption"):
                 continue
@@ -154,8 +196,7 @@ def chunk_units(paper_id: str, title: str, units: list[Unit], splitter: Recursiv
             rows.append({
                 "chunk_id": chunk_id, "vector_id": vector_id_for(chunk_id), "paper_id": paper_id, "title": title,
                 "page_start": first, "page_end": last, "chunk_index": len(rows), "text": text,
-                "n_tokens": len(tokenizer.encode(embedded_text(title, unit.section, text, chunk_type),
-                                                 add_special_tokens=False)),
+                "n_tokens": embedded_tokens(text),
                 "chunk_type": chunk_type, "section": unit.section,
                 "figure_ref": f"{figure_source}#{unit.figure}" if unit.figure and figure_source else "",
             })
