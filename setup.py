@@ -32,6 +32,7 @@ setup(
         "gguf==0.19.0",
         "datasets==5.2.0",
         "pyarrow==26.0.1",
+        "deltalake==1.6.6",  # the paper catalog and per-paper tables: Delta (delta-rs, no JVM), MERGE and conditional writes
         "universal_pathlib==0.3.10",  # artifacts by URI (fsspec): a folder, s3://, gs://, abfs://
         "s3fs==2026.9.0",
         "pandas==3.1.1",

@@ -8,6 +8,7 @@ from .assets import chunks, evaluation, index, metadata, pages, pdfs, qa, studen
 from .io_managers.index_store import ChunkIndexIOManager
 from .io_managers.model_dir import ModelDirIOManager
 from .io_managers.page_files import PageFilesIOManager
+from .io_managers.paper_tables import CatalogIOManager, PaperTableIOManager
 from .io_managers.parquet import ParquetIOManager
 from .resources.arxiv import ArxivClient
 from .resources.arxiv_listing import ArxivListing
@@ -35,6 +36,8 @@ def build_resources(spark_overrides: dict[str, str] | None = None, base_uri: str
         "embedder": EmbeddingModel(),
         "teacher": TeacherResource(),
         "storage": ArtifactStorage(base_uri=base_uri),
+        "catalog_io_manager": CatalogIOManager(base_uri=base_uri),
+        "paper_table_io_manager": PaperTableIOManager(base_uri=base_uri),
         "parquet_io_manager": ParquetIOManager(base_uri=base_uri),
         "page_files_io_manager": PageFilesIOManager(base_uri=base_uri),
         "chunk_index_io_manager": ChunkIndexIOManager(base_uri=base_uri),

@@ -1,6 +1,7 @@
 """Sensors: new PDFs in a watched folder and new arXiv listings request runs of `ingest_papers`
 for exactly the months they touched; the index and the QA rows follow new chunk partitions
 through their automation condition; the student is retrained when enough new QA rows exist.
+A sensor only decides: the longest thing a tick does is fetch one listing page within a budget.
 
 Inside a month, work already done is skipped (pages files by content hash and extraction
 options, the index by chunk id, the teacher by request), so a new paper costs its own work."""
@@ -9,16 +10,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
+from datetime import date, timedelta
 from pathlib import Path
+
+import pandas as pd
 
 from dagster import (AssetKey, AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, RunRequest,
                      SensorEvaluationContext, SkipReason, sensor)
 
-from .core.arxiv_ids import InvalidArxivId
-from .core.metadata import pdf_file_identity
+from upath import UPath
+
+from .core.arxiv_ids import InvalidArxivId, parse_arxiv_id
+from .core.metadata import file_month, pdf_file_identity
 from .core.months import arxiv_month
+from .io_managers.atomic import atomic_write
+from .io_managers.paper_tables import paper_catalog
+from .io_managers.uris import as_upath
 from .resources.arxiv_listing import ArxivListing
-from .settings import data_dir
+from .settings import data_dir, storage_uri
 
 INGEST_JOB = "ingest_papers"
 TRAIN_JOB = "train_and_evaluate"
@@ -28,12 +38,14 @@ def watched_folder() -> Path:
     return Path(os.environ.get("SPARK_ARXIV_WATCH_DIR", data_dir() / "inbox"))
 
 
-def folder_state(folder: Path) -> dict[str, list]:
-    """name → [mtime, size, month]: the month is kept so a removed file's partition is known."""
+def folder_state(folder: Path, known_months: dict[str, str], now: float | None = None) -> dict[str, list]:
+    """name → [mtime, size, month]: a file the catalog knows keeps its month (a touched file does
+    not move); the month is kept in the cursor so a removed file's partition is known."""
     state = {}
     for pdf in sorted(folder.glob("*.pdf")):
         stat = pdf.stat()
-        state[pdf.name] = [stat.st_mtime, stat.st_size, pdf_file_identity(pdf).month]
+        month, _ = file_month(pdf_file_identity(pdf), stat.st_mtime, known_months, now)
+        state[pdf.name] = [stat.st_mtime, stat.st_size, month]
     return state
 
 
@@ -43,12 +55,13 @@ def folder_run_config(folder: Path) -> dict:
 
 @sensor(job_name=INGEST_JOB, minimum_interval_seconds=30, default_status=DefaultSensorStatus.STOPPED,
         description="Ingests $SPARK_ARXIV_WATCH_DIR (default data/inbox): one run per month whose PDFs were "
-                    "added, changed or removed; no other month is touched.")
+                    "added, changed or removed; no other month is touched, and no other source's papers are.")
 def new_pdfs_sensor(context: SensorEvaluationContext):
     folder = watched_folder()
     if not folder.is_dir():
         return SkipReason(f"{folder} does not exist yet: create it and drop PDFs in")
-    state = folder_state(folder)
+    ids = [pdf_file_identity(pdf).paper_id for pdf in folder.glob("*.pdf")]
+    state = folder_state(folder, paper_catalog(storage_uri()).months_of(ids))
     previous = json.loads(context.cursor) if context.cursor else {}
     changed = sorted(name for name, stamp in state.items() if previous.get(name, [])[:2] != stamp[:2])
     removed = sorted(set(previous) - set(state))
@@ -62,13 +75,34 @@ def new_pdfs_sensor(context: SensorEvaluationContext):
                        tags={"trigger": "new_pdfs_sensor", "changed_pdfs": str(len(changed))}) for month in months]
 
 
-def listing_file() -> Path:
-    return data_dir() / "listing" / "metadata.jsonl"
+LISTING_POLL_S = 6 * 3600  # between complete listings; a listing in progress goes on at every tick
 
 
-def listing_run_config(path: Path) -> dict:
-    return {"ops": {"arxiv_metadata": {"config": {"source": "file", "path": str(path)}},
-                    "arxiv_pdfs": {"config": {"source": "arxiv"}}}}
+def listing_page_location(from_date: str, page: int) -> UPath:
+    """Where a fetched listing page is kept: in the artifact store, which every run can read."""
+    return as_upath(storage_uri()) / "listing" / from_date / f"page-{page:05d}.jsonl"
+
+
+def listing_run_config(location: str) -> dict:
+    return {"ops": {"arxiv_metadata": {"config": {"source": "file", "path": location}}}}
+
+
+def _new_or_newer(records: list[dict], catalog_rows) -> list[dict]:
+    """Records the catalog lacks, or lists with an older version; a record whose id does not
+    parse is kept (the metadata asset reports it as a bad line)."""
+    known = dict(zip(catalog_rows["paper_id"], catalog_rows["version"]))
+    fresh = []
+    for record in records:
+        versions = [int(v["version"][1:]) for v in record.get("versions") or [] if str(v.get("version", ""))[1:].isdigit()]
+        try:
+            paper_id = parse_arxiv_id(record["id"]).base
+        except InvalidArxivId:
+            fresh.append(record)
+            continue
+        stored = known.get(paper_id)
+        if paper_id not in known or (versions and (stored is None or pd.isna(stored) or max(versions) > int(stored))):
+            fresh.append(record)
+    return fresh
 
 
 def _months_of(records: list[dict]) -> list[str]:
@@ -81,51 +115,59 @@ def _months_of(records: list[dict]) -> list[str]:
     return sorted(months)
 
 
-@sensor(job_name=INGEST_JOB, minimum_interval_seconds=6 * 3600, default_status=DefaultSensorStatus.STOPPED,
-        description="Polls arXiv's OAI-PMH listing for new papers in the configured set, appends them to "
-                    "data/listing/metadata.jsonl and ingests the months of the new papers (downloads only new PDFs).")
+@sensor(job_name=INGEST_JOB, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
+        description="Polls arXiv's OAI-PMH listing for the configured set: one page per tick (within a time "
+                    "budget), written to the artifact store under listing/, the cursor advanced per page; "
+                    "requests a run for each month of papers the catalog lacks or holds in an older version. "
+                    "A complete listing is polled again after 6 hours.")
 def arxiv_listing_sensor(context: SensorEvaluationContext, arxiv_listing: ArxivListing):
-    from datetime import date, timedelta
-
-    from .io_managers.atomic import atomic_write
-
-    cursor = listing_cursor(context.cursor) or {"from": (date.today() - timedelta(days=1)).isoformat(), "token": None}
-    since = cursor["from"]
-    page = arxiv_listing.list_records(since, cursor["token"])
-    records = page.records
-    path = listing_file()
-    known: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            known[record["id"]] = line
-    new = [r for r in records if r["id"] and r["id"] not in known]
-    lines = list(known.values()) + [json.dumps(r, ensure_ascii=False) for r in new]
-    if new:
-        atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
-    if page.resumption_token:
-        # Not done with this window: keep its start date and resume from the token next tick, so no
-        # record past the page cap is skipped by a cursor that moved on.
-        context.log.warning(f"listing since {since} goes on past {arxiv_listing.max_pages} pages; "
-                            "resuming from its token at the next tick")
-        context.update_cursor(json.dumps({"from": since, "token": page.resumption_token}))
+    cursor = listing_cursor(context.cursor) or {"from": (date.today() - timedelta(days=1)).isoformat(), "token": None,
+                                                "page": 0, "next_poll": 0.0}
+    if not cursor["token"] and time.time() < cursor.get("next_poll", 0.0):
+        return SkipReason(f"listing complete up to {cursor['from']}; next poll in "
+                          f"{cursor['next_poll'] - time.time():.0f} s")
+    since, page_number = cursor["from"], cursor.get("page", 0) + 1
+    page = arxiv_listing.list_page(since, cursor["token"])
+    location = listing_page_location(since, page_number)
+    if page.records:
+        lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in page.records) + "\n"
+        atomic_write(location, lambda tmp: tmp.write_text(lines, encoding="utf-8"))
+    if page.resumption_token:  # the window goes on: keep its start, resume from the token next tick
+        context.update_cursor(json.dumps({"from": since, "token": page.resumption_token, "page": page_number,
+                                          "next_poll": 0.0}))
     else:
-        newest = max([since] + [r["datestamp"] for r in records if r["datestamp"]])
-        context.update_cursor(json.dumps({"from": newest, "token": None}))
-    if not new:
-        return SkipReason(f"no new papers listed since {since}")
-    months = _months_of(new)
-    context.log.info(f"{len(new)} new papers listed since {since}, in months {months}")
-    return [RunRequest(run_key=f"listing:{since}:{len(lines)}:{month}", partition_key=month,
-                       run_config=listing_run_config(path),
-                       tags={"trigger": "arxiv_listing_sensor", "new_papers": str(len(new))}) for month in months]
+        newest = max([since] + [r["datestamp"] for r in page.records if r["datestamp"]])
+        context.update_cursor(json.dumps({"from": newest, "token": None, "page": 0,
+                                          "next_poll": time.time() + LISTING_POLL_S}))
+    ids = [r["id"] for r in page.records]
+    fresh = _new_or_newer(page.records, paper_catalog(storage_uri()).papers(ids=_bases(ids), include_removed=True))
+    if not fresh:
+        return SkipReason(f"page {page_number} of the listing since {since}: {len(page.records)} records, "
+                          "none new to the catalog")
+    months = _months_of(fresh)
+    context.log.info(f"page {page_number} since {since}: {len(fresh)} new or newer papers, in months {months}")
+    return [RunRequest(run_key=f"listing:{location}:{month}", partition_key=month,
+                       run_config=listing_run_config(str(location)),
+                       tags={"trigger": "arxiv_listing_sensor", "new_papers": str(len(fresh))}) for month in months]
+
+
+def _bases(ids: list[str]) -> list[str]:
+    bases = []
+    for raw in ids:
+        try:
+            bases.append(parse_arxiv_id(raw).base)
+        except InvalidArxivId:
+            pass
+    return bases
 
 
 def listing_cursor(raw: str | None) -> dict | None:
-    """{"from": date, "token": resumption token or None}; a bare date is the older cursor form."""
+    """{"from": date, "token": resumption token or None, "page": pages of this window so far,
+    "next_poll": Unix time}; a bare date is the oldest cursor form."""
     if not raw:
         return None
-    return json.loads(raw) if raw.startswith("{") else {"from": raw, "token": None}
+    cursor = json.loads(raw) if raw.startswith("{") else {"from": raw, "token": None}
+    return {"page": 0, "next_poll": 0.0, **cursor}
 
 
 index_follows_new_papers = AutomationConditionSensorDefinition(

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from spark_arxiv_assets.core.metadata import pdf_file_identity
+from spark_arxiv_assets.core.delta_tables import read_rows
+from spark_arxiv_assets.core.metadata import file_month, pdf_file_identity
 from spark_arxiv_assets.io_managers.page_files import PageFilesIOManager
+from spark_arxiv_assets.io_managers.paper_tables import PaperRows, PaperTableIOManager
 from spark_arxiv_assets.months_run import materialize_months
 from spark_arxiv_assets.settings import storage_uri
 
@@ -25,7 +27,7 @@ def stamp_local_pdfs(folder: Path, month: str = LOCAL_MONTH, names: list[str] | 
 
 
 def folder_months(folder: Path) -> tuple[str, str]:
-    months = sorted({pdf_file_identity(p).month for p in folder.glob("*.pdf")})
+    months = sorted({file_month(pdf_file_identity(p), p.stat().st_mtime, {})[0] for p in folder.glob("*.pdf")})
     return months[0], months[-1]
 
 
@@ -34,12 +36,17 @@ def run_months(selection, first: str, last: str | None = None, **kwargs):
 
 
 def table(result, node: str, output: str = "result") -> pd.DataFrame:
-    """A run's output over all its months as one frame."""
+    """A run's output over all its months as one frame (a per-paper table's rows)."""
     value = result.output_for_node(node, output)
-    if not isinstance(value, dict):
-        return value
-    frames = [f for f in value.values() if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else next(iter(value.values()))
+    return value.rows if isinstance(value, PaperRows) else value
+
+
+def stored(asset: str, months: list[str] | None = None, base_uri: str | None = None) -> pd.DataFrame:
+    """What a per-paper table holds now (of some months), as the next run would load it."""
+    store = PaperTableIOManager(base_uri=base_uri or storage_uri())
+    if months is None:
+        return read_rows(store.location(asset))
+    return store.load_months(asset, months)
 
 
 def read_pages(files: list[str], base_uri: str | None = None) -> pd.DataFrame:

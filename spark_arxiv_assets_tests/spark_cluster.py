@@ -41,9 +41,12 @@ class Cluster:
 
 
 @contextmanager
-def standalone_cluster(folder: Path, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Cluster]:
-    """`env` reaches the workers and so their executors (e.g. the S3 endpoint and credentials)."""
-    base_env = {**os.environ, **(env or {}), "SPARK_HOME": str(SPARK_HOME), "PYSPARK_PYTHON": sys.executable,
+def standalone_cluster(folder: Path, workers: int = 1, env: dict[str, str] | None = None,
+                       without: tuple[str, ...] = ()) -> Iterator[Cluster]:
+    """`env` reaches the workers and so their executors; variables starting with a prefix in
+    `without` do not (workers on other machines do not share the driver's environment)."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(without)} if without else dict(os.environ)
+    base_env = {**inherited, **(env or {}), "SPARK_HOME": str(SPARK_HOME), "PYSPARK_PYTHON": sys.executable,
                 "SPARK_LOCAL_IP": "127.0.0.1"}
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
     port = free_port()

@@ -9,7 +9,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from spark_arxiv_assets.io_managers.atomic import UPLOADED_MARKER, VersionedDir, atomic_write
+from spark_arxiv_assets.io_managers.atomic import UPLOADED_MARKER, ConcurrentPublish, VersionedDir, atomic_write
 from spark_arxiv_assets.io_managers.tables import read_table, write_table
 from spark_arxiv_assets.io_managers.uris import as_upath, children
 
@@ -125,3 +125,34 @@ def test_versioned_dir_keeps_only_recent_versions(store_root):
         latest = store.write(lambda d, i=i: (d / "n").write_text(str(i)))
     assert (store.current() / "n").read_text() == "3" and store.current() == latest
     assert len([p for p in children(as_upath(f"{store_root}/idx") / "versions") if not p.name.startswith(".")]) == 2
+
+
+def test_publishing_over_a_version_another_run_published_fails_instead_of_overwriting(store_root):
+    """Two runs read version v1; the first to finish publishes; the other's publish is refused
+    (compare-and-swap on CURRENT: a lock locally, a conditional PUT in S3) and its version removed."""
+    store = VersionedDir(f"{store_root}/index", keep=3)
+    v1 = store.write(lambda d: (d / "part").write_text("v1"), based_on=None).name
+    winner = store.write(lambda d: (d / "part").write_text("run A"), based_on=v1).name
+    with pytest.raises(ConcurrentPublish, match=f"version {winner} was published by another run"):
+        store.write(lambda d: (d / "part").write_text("run B"), based_on=v1)
+    with pytest.raises(ConcurrentPublish):
+        store.write(lambda d: (d / "part").write_text("run C"), based_on=None)  # "there was none" no longer holds
+    assert store.current_version_id() == winner and (store.current() / "part").read_text() == "run A"
+    assert {p.name for p in children(as_upath(f"{store_root}/index") / "versions")} == {v1, winner}
+
+
+def test_of_many_runs_publishing_over_one_version_exactly_one_wins(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = VersionedDir(tmp_path / "index", keep=10)
+    base = store.write(lambda d: (d / "part").write_text("base"), based_on=None).name
+
+    def publish(i: int) -> str:
+        try:
+            return store.write(lambda d: (d / "part").write_text(str(i)), based_on=base).name
+        except ConcurrentPublish:
+            return ""
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        winners = [name for name in pool.map(publish, range(8)) if name]
+    assert len(winners) == 1 and store.current_version_id() == winners[0]

@@ -10,7 +10,7 @@ from spark_arxiv_assets.core.retry_policy import RateLimiter, backoff_delay, par
 from spark_arxiv_assets.definitions import build_resources
 from spark_arxiv_assets.resources.arxiv import ArxivClient
 
-from .fakes.arxiv_server import FakeArxiv
+from .fakes.arxiv_server import FakeArxiv, tiny_pdf
 from .months import run_months, table
 
 
@@ -75,7 +75,7 @@ def test_politeness_is_three_seconds_and_config_cannot_go_below_it_for_arxiv(tmp
     with pytest.raises(ValueError, match="below the 3 s between requests that arXiv asks"):
         ArxivClient(min_interval_s=0.5).download_pdf(parse_arxiv_id("2401.00001"), tmp_path / "x.pdf")
     with pytest.raises(ValueError, match="below the 3 s"):
-        ArxivListing(base_url="https://oaipmh.arxiv.org/oai", min_interval_s=1).list_records("2026-01-01")
+        ArxivListing(base_url="https://oaipmh.arxiv.org/oai", min_interval_s=1).list_page("2026-01-01")
     assert not list(tmp_path.iterdir())  # refused before any request was made
 
 
@@ -97,6 +97,32 @@ def test_rate_limiter_sleeps_only_what_is_needed():
     assert slept == [2.0]
 
 
+def test_a_pdf_larger_than_the_cap_is_refused_without_holding_it_and_without_retrying(tmp_path):
+    big = tiny_pdf("x") + b"%" + b"0" * (3 * 2**20) + b"\n%%EOF\n"  # a valid PDF of 3 MB
+    with FakeArxiv({"2401.00031": ["ok"], "2401.00032": ["no_length"]},
+                   bodies={"2401.00031": big, "2401.00032": big}) as server:
+        arxiv = client(server, max_pdf_mb=1.0)
+        announced = arxiv.download_pdf(parse_arxiv_id("2401.00031"), tmp_path / "a.pdf")
+        streamed = arxiv.download_pdf(parse_arxiv_id("2401.00032"), tmp_path / "b.pdf")
+        assert server.hits("2401.00031") == server.hits("2401.00032") == 1  # no retry will make it smaller
+    assert announced.status == streamed.status == "failed"
+    assert announced.error.startswith("PDF too large: 3,146,") and "above max_pdf_mb" in announced.error
+    assert streamed.error.startswith("PDF too large: more than max_pdf_mb (1,048,576 bytes) sent")
+    assert not list(tmp_path.iterdir())
+    assert client(server, max_pdf_mb=8.0).max_pdf_mb == 8.0
+
+
+def test_versions_are_downloaded_to_their_own_files(tmp_path):
+    from spark_arxiv_assets.resources.arxiv import download_path
+
+    with FakeArxiv({"2401.00041v1": ["ok"], "2401.00041v2": ["ok"]}) as server:
+        arxiv = client(server)
+        one = arxiv.download_pdf(parse_arxiv_id("2401.00041v1"), download_path(tmp_path, parse_arxiv_id("2401.00041v1")))
+        two = arxiv.download_pdf(parse_arxiv_id("2401.00041v2"), download_path(tmp_path, parse_arxiv_id("2401.00041v2")))
+    assert one.path.endswith("2401/2401.00041v1.pdf") and two.path.endswith("2401/2401.00041v2.pdf")
+    assert one.status == two.status == "downloaded" and one.sha256 != two.sha256
+
+
 def test_asset_downloads_with_slash_ids_and_records_failures(data_dir):
     metadata = pd.DataFrame({"paper_id": ["hep-th/9901001", "2401.00021", "2401.00022"], "version": [None, 2, None],
                              "month": ["1999-01", "2024-01", "2024-01"], "local_pdf": [None, None, None]})
@@ -104,19 +130,20 @@ def test_asset_downloads_with_slash_ids_and_records_failures(data_dir):
     with FakeArxiv({"hep-th/9901001": ["ok"], "2401.00021v2": ["ok"], "2401.00022": ["html"]}) as server:
         from dagster import AssetExecutionContext, asset
 
-        from spark_arxiv_assets.assets.partitions import MONTHS, ONE_RUN, split_by_month
+        from spark_arxiv_assets.assets.partitions import MONTHS, ONE_RUN
+        from spark_arxiv_assets.io_managers.paper_tables import PaperRows
 
-        @asset(name="arxiv_metadata", io_manager_key="parquet_io_manager", partitions_def=MONTHS,
+        @asset(name="arxiv_metadata", io_manager_key="paper_table_io_manager", partitions_def=MONTHS,
                backfill_policy=ONE_RUN)
-        def fake_metadata(context: AssetExecutionContext) -> dict:
-            return split_by_month(metadata, context.partition_keys)
+        def fake_metadata(context: AssetExecutionContext) -> PaperRows:
+            return PaperRows.of(metadata, metadata["paper_id"])
 
-        stores = {k: v for k, v in build_resources().items() if k in ("storage", "parquet_io_manager")}
+        stores = {k: v for k, v in build_resources().items() if k in ("storage", "paper_table_io_manager")}
         result = run_months([fake_metadata, arxiv_pdfs], "1999-01", "2024-01",
                             resources={"arxiv": client(server, max_retries=0), **stores})
     assert result.success
     frame = table(result, "arxiv_pdfs").set_index("paper_id")
     assert frame.loc["hep-th/9901001", "month"] == "1999-01"
     assert frame.loc["hep-th/9901001", "pdf_path"].endswith("9901/hep-th_9901001.pdf")
-    assert frame.loc["2401.00021", "status"] == "downloaded"
+    assert frame.loc["2401.00021", "status"] == "downloaded" and frame.loc["2401.00021", "pdf_path"].endswith("v2.pdf")
     assert frame.loc["2401.00022", "status"] == "failed" and "HTML" in frame.loc["2401.00022", "error"]

@@ -44,3 +44,13 @@ def test_second_identical_run_redoes_nothing_and_changes_no_id(data_dir, tiny_mo
     assert first_index.chunks[["chunk_id", "vector_id"]].equals(second_index.chunks[["chunk_id", "vector_id"]])
     assert first_index.dense.size == second_index.dense.size == len(second_index.chunks)
     assert np.array_equal(first_index.vectors, second_index.vectors)
+
+    # the evaluation counts no question about a paper the adapter trained on in tuned − base
+    evaluation = _metadata(second, "rag_evaluation")
+    trained = set(table(second, "qa_dataset").query("split == 'train'")["paper_id"])
+    results = second.output_for_node("rag_evaluation")
+    assert trained and not set(results.loc[results["held_out"], "paper_id"]) & trained
+    assert evaluation["questions_on_training_papers"] > 0 and set(evaluation["training_papers_asked_about"]) <= trained
+    [leak_check] = [c for c in second.get_asset_check_evaluations()
+                    if c.check_name == "evaluation_gain_excludes_training_papers"]
+    assert leak_check.passed

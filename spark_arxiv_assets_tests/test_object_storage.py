@@ -22,15 +22,14 @@ def test_graph_up_to_the_index_lives_in_s3_and_the_chat_reads_it_from_there(data
     uri = f"{s3_store.uri}/team-a"
     monkeypatch.setenv("SPARK_ARXIV_STORAGE_URI", uri)  # what a user sets; build_resources reads it
     selection = [*load_assets_from_modules(MODULES), *load_asset_checks_from_modules(MODULES)]
-    run_config = {"resources": {"pyspark": {"config": {"spark_config": {
-        **build_resources()["pyspark"].spark_config, **s3_store.spark_config()}}}}}
-
-    first = run_months(selection, SAMPLE_MONTH, resources=build_resources(), run_config=run_config)
+    # no credentials in run config: the executors inherit the driver's AWS_* variables
+    first = run_months(selection, SAMPLE_MONTH, resources=build_resources())
     assert first.success
     assert [e.check_name for e in first.get_asset_check_evaluations() if not e.passed] == []
     stored = {p.removeprefix(as_upath(uri).path + "/") for p in as_upath(uri).fs.find(as_upath(uri).path)}
-    assert f"assets/arxiv_metadata/{SAMPLE_MONTH}.parquet" in stored
-    assert f"assets/paper_chunks/{SAMPLE_MONTH}.parquet" in stored
+    assert any(p.startswith(f"catalog/papers/month={SAMPLE_MONTH}/") for p in stored)  # Delta tables in the bucket
+    assert any(p.startswith(f"tables/paper_chunks/month={SAMPLE_MONTH}/") for p in stored)
+    assert "tables/paper_chunks/_delta_log/00000000000000000000.json" in stored
     assert "assets/chunk_index/CURRENT" in stored
     page_files = {p for p in stored if p.startswith(f"assets/paper_pages/files/{SAMPLE_MONTH}/")}
     assert len(page_files) == 5
@@ -48,7 +47,7 @@ def test_graph_up_to_the_index_lives_in_s3_and_the_chat_reads_it_from_there(data
     assert hits and any("reciprocal rank fusion" in h.text.lower() for h in hits)
 
     # a second run finds every paper already extracted by listing the bucket, and publishes a new index
-    second = run_months(selection, SAMPLE_MONTH, resources=build_resources(), run_config=run_config)
+    second = run_months(selection, SAMPLE_MONTH, resources=build_resources())
     assert second.success
     assert _meta(second, "arxiv_pdfs")["uploaded_to_store"] == 0  # same content: not uploaded again
     assert _meta(second, "paper_pages")["papers_extracted_now"] == 0

@@ -7,14 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
-import pandas as pd
 from dagster import (AssetKey, AssetMaterialization, DagsterInstance, RunRequest, SkipReason, build_sensor_context,
                      evaluate_automation_conditions, materialize)
 
 from spark_arxiv_assets.definitions import all_assets, build_defs, build_resources
 from spark_arxiv_assets.sensors import INGEST_JOB, new_pdfs_sensor, retrain_when_enough_new_rows
 
-from .months import LOCAL_MONTH, read_pages, stamp_local_pdfs
+from .months import LOCAL_MONTH, read_pages, stamp_local_pdfs, stored
 
 ARXIV_PDF = "2501.10120v1.pdf"  # an arXiv file name: partition 2025-01 from its id
 ARXIV_MONTH = "2025-01"
@@ -36,9 +35,10 @@ def _run(request: RunRequest, instance: DagsterInstance):
 
 
 def _month_files(data_dir: Path, month: str) -> dict[str, int]:
-    """Every stored file of one month (tables and page files) with its modification time."""
-    assets = data_dir / "assets"
-    files = list(assets.glob(f"*/{month}.parquet")) + list(assets.glob(f"paper_pages/files/{month}/*"))
+    """Every stored file of one month (its tables' data files, the catalog's, page files) with its
+    modification time."""
+    files = (list(data_dir.glob(f"tables/*/month={month}/*")) + list(data_dir.glob(f"catalog/*/month={month}/*"))
+             + list(data_dir.glob(f"assets/paper_pages/files/{month}/*")))
     return {str(p): p.stat().st_mtime_ns for p in files}
 
 
@@ -70,7 +70,7 @@ def test_new_pdf_runs_only_its_month_and_the_index_follows_without_retraining(da
         _run(request, instance)
     assert _metadata(instance, "paper_pages", ARXIV_MONTH)["month_papers_done"] == 1
     for month, paper in ((ARXIV_MONTH, "2501.10120"), (LOCAL_MONTH, "layout-normal_4pages")):
-        chunks = pd.read_parquet(data_dir / "assets" / "paper_chunks" / f"{month}.parquet")
+        chunks = stored("paper_chunks", [month])
         assert set(chunks["paper_id"]) == {paper} and set(chunks["month"]) == {month}
     automation, automation_cursor = _automation_requests(instance, automation_cursor)
     assert automation == {"chunk_index", "qa_pairs", "qa_dataset"}  # not the student, not the evaluation
@@ -105,7 +105,7 @@ def test_new_pdf_runs_only_its_month_and_the_index_follows_without_retraining(da
     shutil.copytree(data_dir, moved)
     shutil.rmtree(data_dir)
     monkeypatch.setenv("SPARK_ARXIV_DATA_DIR", str(moved))
-    manifest = pd.read_parquet(moved / "assets" / "paper_pages" / f"{LOCAL_MONTH}.parquet")
+    manifest = stored("paper_pages", [LOCAL_MONTH], base_uri=str(moved))
     assert not any(Path(f).is_absolute() for f in manifest["pages_file"])
     assert set(read_pages(list(manifest["pages_file"]))["paper_id"]) == {"layout-normal_4pages", "layout-multi_page"}
 

@@ -226,14 +226,15 @@ def _materialize_qa(chunks: pd.DataFrame, base_url: str):
     from dagster import AssetExecutionContext, asset
 
     from spark_arxiv_assets.assets.index import chunk_index
-    from spark_arxiv_assets.assets.partitions import MONTHS, ONE_RUN, split_by_month
+    from spark_arxiv_assets.assets.partitions import MONTHS, ONE_RUN
     from spark_arxiv_assets.assets.qa import qa_dataset, qa_grounded_and_split_by_paper, qa_pairs
     from spark_arxiv_assets.definitions import build_resources
+    from spark_arxiv_assets.io_managers.paper_tables import PaperRows
     from spark_arxiv_assets.resources.teacher import TeacherResource
 
-    @asset(name="paper_chunks", io_manager_key="parquet_io_manager", partitions_def=MONTHS, backfill_policy=ONE_RUN)
-    def given_chunks(context: AssetExecutionContext) -> dict:
-        return split_by_month(chunks.assign(month=SAMPLE_MONTH), context.partition_keys)
+    @asset(name="paper_chunks", io_manager_key="paper_table_io_manager", partitions_def=MONTHS, backfill_policy=ONE_RUN)
+    def given_chunks(context: AssetExecutionContext) -> PaperRows:
+        return PaperRows.of(chunks.assign(month=SAMPLE_MONTH), chunks["paper_id"])
 
     result = run_months([given_chunks, chunk_index, qa_pairs, qa_dataset, qa_grounded_and_split_by_paper], SAMPLE_MONTH,
                         resources={  # Spark is never started

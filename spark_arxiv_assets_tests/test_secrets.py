@@ -85,3 +85,22 @@ def test_planted_keys_never_reach_logs_metadata_errors_or_files(data_dir, kaggle
         assert not [s for s in secrets if s in said], "a key reached the event log (logs, metadata or failure)"
     assert not [s for s in secrets if s in output.out + output.err], "a key reached stdout/stderr"
     assert _files_containing(data_dir, secrets) == []
+
+
+def test_executor_credentials_come_from_the_drivers_environment_never_from_dagster_config(monkeypatch):
+    """The Spark resource names the variables executors need; their values reach the session
+    (spark.executorEnv.*) when it starts, never the resource or run config the UI shows."""
+    import json
+
+    from .spark_cluster import stop_active_spark_session
+
+    planted = "aws-planted-7e1d2c9b40-secret"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", planted)
+    resource = build_resources()["pyspark"]
+    assert planted not in json.dumps(resource.spark_config) and planted not in json.dumps(resource.model_dump())
+    assert "AWS_SECRET_ACCESS_KEY" in resource.executor_env_from_driver
+    stop_active_spark_session()  # getOrCreate would hand back a session started before the variable was set
+    try:
+        assert resource.spark_context.getConf().get("spark.executorEnv.AWS_SECRET_ACCESS_KEY") == planted
+    finally:
+        stop_active_spark_session()

@@ -35,13 +35,12 @@ def _vectors_by_chunk(uri: str) -> pd.Series:
 @pytest.mark.slow
 def test_two_workers_give_what_local_spark_gives_with_artifacts_in_s3(data_dir, s3_store, tmp_path, monkeypatch):
     local_uri, cluster_uri = f"{s3_store.uri}/local", f"{s3_store.uri}/cluster"
-    local = _run(local_uri, {**build_resources()["pyspark"].spark_config, "spark.master": "local[2]",
-                             **s3_store.spark_config()}, monkeypatch)
+    # no credentials in the Spark config: the executors inherit the driver's AWS_* variables
+    local = _run(local_uri, {**build_resources()["pyspark"].spark_config, "spark.master": "local[2]"}, monkeypatch)
     stop_active_spark_session()
 
-    with standalone_cluster(tmp_path, workers=2) as cluster:
-        on_cluster = _run(cluster_uri, {**cluster_spark_config(cluster.master_url, cores=2), **s3_store.spark_config()},
-                          monkeypatch)
+    with standalone_cluster(tmp_path, workers=2, without=("AWS_",)) as cluster:  # credentials only from the driver
+        on_cluster = _run(cluster_uri, cluster_spark_config(cluster.master_url, cores=2), monkeypatch)
         [event] = [e for e in on_cluster.get_asset_materialization_events()
                    if e.asset_key.to_user_string() == "paper_pages"]
         assert event.materialization.metadata["spark_master"].value == cluster.master_url

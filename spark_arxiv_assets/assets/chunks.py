@@ -10,11 +10,11 @@ from dagster_pyspark import LazyPySparkResource
 from ..core.chunking import CHUNK_COLUMNS, ChunkingOptions
 from ..core.previews import figure_gallery, markdown_table
 from ..io_managers.page_files import MANIFEST_ONLY, PageFilesIOManager, read_figure
+from ..io_managers.paper_tables import PaperRows
 from ..resources.models import EmbeddingModel
 from ..resources.spark_chunking import run_chunking
-from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata, split_by_month
+from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata
 
-MAX_MODEL_TOKENS = 256  # all-MiniLM-L6-v2's limit; longer chunks would be truncated silently
 FIGURES_SHOWN = 4  # thumbnails in the metadata: enough to see that figures were cropped, not a catalogue
 
 
@@ -22,21 +22,25 @@ class ChunksConfig(Config):
     chunk_tokens: int = 200
     overlap_tokens: int = 30
     min_chunk_chars: int = 40
+    max_embedded_tokens: int = 254  # all-MiniLM-L6-v2 reads 256 word pieces with [CLS] and [SEP]; longer is split
     drop_references: bool = True  # reference lists cost embedding time and rarely answer questions
 
 
-@asset(group_name="extract", io_manager_key="parquet_io_manager", compute_kind="langchain", partitions_def=MONTHS,
+@asset(group_name="extract", io_manager_key="paper_table_io_manager", kinds={"langchain", "pyspark"},
+       partitions_def=MONTHS,
        backfill_policy=ONE_RUN, pool=SPARK_POOL, ins={"paper_pages": AssetIn(metadata=MANIFEST_ONLY)},
        check_specs=[AssetCheckSpec("chunks_complete_and_sized", asset="paper_chunks",
                                    description="Ids are unique, sizes fit the embedding model, every paper "
                                                "with text has chunks, and every chunk of a paper with "
                                                "headings has a section path.")])
 def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pages: pd.DataFrame,
-                 arxiv_metadata: pd.DataFrame, embedder: EmbeddingModel, pyspark: LazyPySparkResource,
-                 page_files_io_manager: ResourceParam[PageFilesIOManager]):
+                 quarantined_papers: pd.DataFrame, arxiv_metadata: pd.DataFrame, embedder: EmbeddingModel,
+                 pyspark: LazyPySparkResource, page_files_io_manager: ResourceParam[PageFilesIOManager]):
     """Cleans each paper's pages and splits them with the embedding model's own tokenizer, in Spark
-    tasks that read the page files by URI (`paper_pages` arrives as its manifest, not as text)."""
-    options = ChunkingOptions(config.chunk_tokens, config.overlap_tokens, config.min_chunk_chars)
+    tasks that read the page files by URI (`paper_pages` arrives as its table of files, not as
+    text). Writes the chunks of the papers with pages, and none for the papers quarantined now."""
+    options = ChunkingOptions(chunk_tokens=config.chunk_tokens, overlap_tokens=config.overlap_tokens,
+                              min_chunk_chars=config.min_chunk_chars, max_embedded_tokens=config.max_embedded_tokens)
     titles = dict(zip(arxiv_metadata["paper_id"], arxiv_metadata["title"]))
     manifest = paper_pages.sort_values("paper_id")
     items = [(p, titles.get(p, p), f) for p, f in zip(manifest["paper_id"], manifest["pages_file"])]
@@ -52,7 +56,7 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
     per_paper = frame.groupby("paper_id").size().rename("chunks").reset_index()
     add_month_metadata(context, "paper_chunks", frame, lambda m: {
         "month_chunks": len(m), "month_papers": int(m["paper_id"].nunique())})
-    yield Output(split_by_month(frame, context.partition_keys), metadata={
+    yield Output(PaperRows.of(frame, set(manifest["paper_id"]) | set(quarantined_papers["paper_id"])), metadata={
         "chunks": len(frame),
         "papers": int(frame["paper_id"].nunique()),
         "tokens_total": int(tokens.sum()),
@@ -72,7 +76,8 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
                                                           "section", "n_tokens", "text"]], max_chars=100)),
         "figures_preview": MetadataValue.md(_figures_preview(frame, page_files_io_manager)),
     })
-    yield _complete_and_sized(frame, manifest, {s["paper_id"] for s in stats if s["headings"]})
+    yield _complete_and_sized(frame, manifest, {s["paper_id"] for s in stats if s["headings"]},
+                              config.max_embedded_tokens)
 
 
 def _figures_preview(chunks: pd.DataFrame, page_files: PageFilesIOManager) -> str:
@@ -87,16 +92,16 @@ def _figures_preview(chunks: pd.DataFrame, page_files: PageFilesIOManager) -> st
     return figure_gallery(figures)
 
 
-def _complete_and_sized(paper_chunks: pd.DataFrame, manifest: pd.DataFrame, papers_with_headings: set[str]
-                        ) -> AssetCheckResult:
+def _complete_and_sized(paper_chunks: pd.DataFrame, manifest: pd.DataFrame, papers_with_headings: set[str],
+                        max_tokens: int) -> AssetCheckResult:
     with_text = set(manifest.loc[manifest["n_pages"] > manifest["empty_pages"], "paper_id"])
     without_chunks = sorted(with_text - set(paper_chunks["paper_id"]))
-    too_long = int((paper_chunks["n_tokens"] > MAX_MODEL_TOKENS).sum())
+    too_long = int((paper_chunks["n_tokens"] > max_tokens).sum())
     duplicates = int(paper_chunks["chunk_id"].duplicated().sum())
     empty = int((paper_chunks["text"].str.strip().str.len() == 0).sum())
     unsectioned = int((paper_chunks["paper_id"].isin(papers_with_headings) & (paper_chunks["section"] == "")).sum())
     passed = not without_chunks and too_long == 0 and duplicates == 0 and empty == 0 and unsectioned == 0
     return AssetCheckResult(check_name="chunks_complete_and_sized", passed=passed, metadata={
         "chunks": len(paper_chunks), "papers_without_chunks": MetadataValue.json(without_chunks),
-        "over_token_limit": too_long, "duplicate_ids": duplicates, "empty": empty,
+        "over_token_limit": too_long, "max_embedded_tokens": max_tokens, "duplicate_ids": duplicates, "empty": empty,
         "chunks_without_section_in_papers_with_headings": unsectioned})

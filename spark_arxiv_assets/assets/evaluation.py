@@ -5,7 +5,7 @@ from importlib import resources
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, asset, asset_check
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset, asset_check
 
 from ..core.chunk_index import ChunkIndex
 from ..core.embeddings import encode_texts
@@ -17,6 +17,7 @@ from ..core.qa_generation import spread_over_papers
 from ..core.rag_eval import (ANSWERABLE, OVERLAP, REMOVED, VARIANTS, EvalItem, evaluate_rag, summarize, tuned_vs_base,
                              tuned_vs_base_by_paper)
 from ..io_managers.atomic import atomic_write
+from ..io_managers.model_dir import adapter_lineage
 from ..resources.causal_lm import load_student
 from ..resources.models import EmbeddingModel
 from ..resources.storage import ArtifactStorage
@@ -42,11 +43,14 @@ def _fixed_questions(path: str | None) -> list[EvalItem]:
     return [EvalItem(q["question"], q["answer"], q["paper_id"], q.get("page"), "fixed") for q in json.loads(text)]
 
 
-@asset(group_name="student", io_manager_key="parquet_io_manager", compute_kind="pytorch")
+@asset(group_name="student", io_manager_key="parquet_io_manager", kinds={"pytorch"})
 def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_dataset: pd.DataFrame,
                    chunk_index: ChunkIndex, student_adapter: Path, embedder: EmbeddingModel,
                    storage: ArtifactStorage, teacher: TeacherResource) -> Output[pd.DataFrame]:
-    """Evaluates on the eval split (papers never trained on) and on a fixed question set."""
+    """Evaluates on the eval split and on a fixed question set. tuned − base counts only
+    questions about papers the adapter was not trained on (its `lineage.json`, with their paper
+    families); questions about its training papers are scored and reported apart."""
+    trained = trained_papers(student_adapter, qa_dataset)
     eval_rows = spread_over_papers(qa_dataset[qa_dataset["split"] == "eval"], config.max_eval_split_questions, seed=13)
     items = [EvalItem(q, a, p, int(s), "eval_split", c) for q, a, p, s, c in
              zip(eval_rows["question"], eval_rows["answer"], eval_rows["paper_id"], eval_rows["page_start"],
@@ -75,15 +79,25 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
                            {"base": lambda c: run(c, False), "tuned": lambda c: run(c, True)}, embed, k=config.k,
                            judge=judge)
     progress.finish()
-    summary = summarize(results)
+    results["held_out"] = ~results["paper_id"].isin(trained)
+    held_out = results[results["held_out"]]
+    summary = summarize(held_out)
     by_variant = summary.set_index("variant")
-    f1_gain, f1_low, f1_high = tuned_vs_base(results, "token_f1")
-    by_source = results.groupby(["source", "variant"])["token_f1"].mean().unstack().round(3).reset_index()
+    f1_gain, f1_low, f1_high = tuned_vs_base(held_out, "token_f1")
+    question_set = results["source"].where(results["held_out"], results["source"] + ", trained on")
+    by_source = results.groupby([question_set.rename("questions"), "variant"])["token_f1"].mean().unstack().round(3)
+    by_source = by_source.reset_index()
     out_dir = storage.path("evaluation")
     atomic_write(out_dir / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
     atomic_write(out_dir / "summary.json", lambda tmp: tmp.write_text(summary.to_json(orient="records", indent=1)))
+    on_trained = sorted(set(results.loc[~results["held_out"], "paper_id"]))
+    seen_gain = tuned_vs_base(results[~results["held_out"]], "token_f1")[0]
     return Output(results, metadata={
         "questions": len(items),
+        "held_out_questions": int(held_out["question"].nunique()),
+        "questions_on_training_papers": int(results.loc[~results["held_out"], "question"].nunique()),
+        "training_papers_asked_about": MetadataValue.json(on_trained),
+        "tuned_minus_base_f1_on_training_papers": round(seen_gain, 4),  # not a held-out number: apart
         "eval_split_questions": sum(i.source == "eval_split" for i in items),
         "fixed_questions": sum(i.source == "fixed" for i in items),
         "retrieval": f"hybrid, {config.fusion}" + (f" (dense weight {config.dense_weight})" if config.fusion == "convex" else "")
@@ -110,9 +124,33 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
     })
 
 
+def trained_papers(adapter: Path, qa_dataset: pd.DataFrame) -> set[str]:
+    """Papers the adapter saw in training, and every paper of their families. An adapter without
+    `lineage.json` (trained before it was written) is taken to have seen qa_dataset's train split."""
+    lineage = adapter_lineage(adapter)
+    papers = set(lineage.get("training_papers") or qa_dataset.loc[qa_dataset["split"] == "train", "paper_id"])
+    families = set(lineage.get("training_families") or [])
+    if "paper_family" in qa_dataset:
+        papers |= set(qa_dataset.loc[qa_dataset["paper_family"].isin(families), "paper_id"])
+    return papers
+
+
 def _value(summary: pd.DataFrame, variant: str, column: str) -> float:
     value = summary.loc[variant, column]
     return float(value) if pd.notna(value) else float("nan")
+
+
+@asset_check(asset=rag_evaluation, additional_ins={"student_adapter": AssetIn("student_adapter"),
+                                                   "qa_dataset": AssetIn("qa_dataset")},
+             description="No question counted in tuned − base is about a paper (or paper family) the adapter "
+                         "was trained on.")
+def evaluation_gain_excludes_training_papers(rag_evaluation: pd.DataFrame, student_adapter: Path,
+                                             qa_dataset: pd.DataFrame) -> AssetCheckResult:
+    trained = trained_papers(student_adapter, qa_dataset)
+    counted = rag_evaluation[rag_evaluation.get("held_out", pd.Series(True, index=rag_evaluation.index)).astype(bool)]
+    leaked = sorted(set(counted["paper_id"]) & trained)
+    return AssetCheckResult(passed=not leaked, metadata={"leaked_papers": MetadataValue.json(leaked),
+                                                         "training_papers": len(trained)})
 
 
 @asset_check(asset=rag_evaluation, description="Every variant answered every question, and every metric is a number.")

@@ -24,14 +24,19 @@ class IndexConfig(Config):
     embed_with_spark: bool = False  # encode inside Spark tasks (one model per executor) instead of in-process
 
 
-@asset(group_name="index", io_manager_key="chunk_index_io_manager", compute_kind="faiss",
+@asset(group_name="index", io_manager_key="chunk_index_io_manager", kinds={"faiss"},
        automation_condition=FOLLOWS_NEW_PARTITIONS, pool=SPARK_POOL)
 def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunks: pd.DataFrame,
                 embedder: EmbeddingModel, pyspark: LazyPySparkResource,
                 chunk_index_io_manager: ResourceParam[ChunkIndexIOManager]) -> Output[ChunkIndex]:
-    """Embeds only chunks the previous index lacks, removes vanished ones, rebuilds BM25. The
-    previous index comes from this asset's own IO manager, which owns where it lives."""
-    previous = None if config.full_rebuild else chunk_index_io_manager.load_latest()
+    """Embeds only chunks the previous index lacks, removes vanished ones, rebuilds BM25, and
+    gives kept chunks their current pages, section and figure. The previous index comes from this
+    asset's own IO manager, which owns where it lives; publishing fails, rather than overwrite,
+    when another run published an index meanwhile."""
+    previous = chunk_index_io_manager.load_latest()
+    based_on = previous.manifest["loaded_version"] if previous is not None else chunk_index_io_manager.current_version()
+    if config.full_rebuild:
+        previous = None
 
     def embed(texts: list[str]) -> np.ndarray:
         progress = Progress("embedding", len(texts), context.log.info, unit="chunks")
@@ -46,6 +51,7 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
 
     options = IndexOptions(config.kind, config.ivf_threshold, config.nlist, config.nprobe, config.retrain_growth)
     index, stats = update_chunk_index(previous, paper_chunks, embed, options, embedder.model)
+    index.manifest["based_on"] = based_on  # published only if no other run published since (compare-and-swap)
     context.log.info(f"index: +{stats.added} -{stats.removed} ={stats.kept} ({index.dense.kind}, {index.size} vectors; "
                      f"dense index: {stats.rebuild_reason or 'updated in place'})")
     return Output(index, metadata={
@@ -55,6 +61,7 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
         "embedding_model": embedder.model,
         "embedded_text": index.manifest["embedded_text"],  # tables are embedded by their outline
         "added": stats.added, "removed": stats.removed, "kept": stats.kept,
+        "kept_rows_updated": stats.kept_rows_updated,
         "dense_rebuilt": stats.rebuilt_dense,
         "dense_rebuild_reason": stats.rebuild_reason or "updated in place",
         "ivf_trained_on": index.manifest["trained_on"] or 0,

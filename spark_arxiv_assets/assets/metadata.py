@@ -1,89 +1,142 @@
-"""`arxiv_metadata`: which papers the pipeline works on, split by the month of their id."""
+"""`arxiv_metadata`: the paper catalog's papers of each month. A run adds what its source lists
+to the catalog and takes nothing away that another source added."""
 
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, Config, MetadataValue,
-                     Output, asset)
+                     Output, ResourceParam, asset)
+from upath import UPath
 
 from ..core.arxiv_ids import safe_name
-from ..core.metadata import MetadataFilter, read_snapshot, rows_from_pdf_folder
+from ..core.catalog import PaperCatalog, folder_source
+from ..core.metadata import MetadataFilter, pdf_file_identity, read_snapshot, rows_from_pdf_folder
 from ..core.previews import counts_table, markdown_table
 from ..core.sample_corpus import write_sample_corpus
+from ..io_managers.paper_tables import CatalogIOManager, paper_catalog
 from ..resources.kaggle import KaggleSnapshot
 from ..settings import data_dir, sample_dir
-from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
+from .partitions import MONTHS, ONE_RUN, add_month_metadata
 
 
 class MetadataConfig(Config):
     source: Literal["sample", "file", "kaggle", "pdf_folder"] = "sample"
-    path: str | None = None  # JSON-lines snapshot for "file", a folder of PDFs for "pdf_folder"
+    path: str | None = None  # JSON-lines snapshot (a path or URI) for "file", a folder of PDFs for "pdf_folder"
     categories: list[str] = []  # e.g. ["cs.CL", "cs.IR"]; a bare archive ("cs") matches all its categories
     date_from: str | None = None  # ISO date, on update_date
     date_to: str | None = None
     max_papers: int | None = None
+    remove_papers: list[str] = []  # paper ids to take out of the catalog (the only way, besides a folder's file)
 
 
-@asset(group_name="ingest", io_manager_key="parquet_io_manager", compute_kind="python", partitions_def=MONTHS,
-       backfill_policy=ONE_RUN,
+def _snapshot_rows(context: AssetExecutionContext, config: MetadataConfig, kaggle: KaggleSnapshot
+                   ) -> tuple[pd.DataFrame, str, dict]:
+    """A metadata snapshot's rows (sample, file or Kaggle), its source name and what parsing it found."""
+    local_pdfs: Path | None = None
+    if config.source == "sample":
+        snapshot, local_pdfs = write_sample_corpus(sample_dir())
+    elif config.source == "kaggle":
+        snapshot = kaggle.download(data_dir() / "kaggle", log=context.log.warning)
+    else:
+        if not config.path:
+            raise ValueError("source='file' needs `path` (a Kaggle arXiv JSON-lines snapshot)")
+        snapshot = UPath(config.path)
+    context.log.info(f"reading {snapshot}")
+    flt = MetadataFilter(config.categories, config.date_from, config.date_to, config.max_papers)
+    with snapshot.open("rb") as stream:
+        frame, report = read_snapshot(stream, flt)
+    frame["local_pdf"] = [str(local_pdfs / f"{safe_name(p)}.pdf") if local_pdfs else None for p in frame["paper_id"]]
+    for number, reason in report.bad_lines[:20]:
+        context.log.warning(f"skipped line {number}: {reason}")
+    return frame, config.source, {
+        "lines_read": report.rows_read,
+        "bad_lines": len(report.bad_lines),
+        "bad_line_examples": MetadataValue.md(markdown_table(pd.DataFrame(report.bad_lines, columns=["line", "reason"]))),
+        "duplicate_ids_dropped": MetadataValue.json(report.duplicate_ids[:50]),
+        "filtered_out": report.filtered_out,
+        "source_file": str(snapshot),
+    }
+
+
+def _folder_rows(context: AssetExecutionContext, folder: Path, catalog: PaperCatalog, max_papers: int | None
+                 ) -> tuple[pd.DataFrame, dict]:
+    """A folder's PDFs; files the catalog knows keep their month and are not opened again."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"source='pdf_folder': {folder} is not a folder")
+    known = catalog.papers(ids=[pdf_file_identity(p).paper_id for p in folder.glob("*.pdf")], include_removed=True)
+    frame = rows_from_pdf_folder(folder, {r["paper_id"]: r for r in known.to_dict("records")}).head(max_papers)
+    notes = frame.dropna(subset=["month_note"])
+    for row in notes.itertuples():
+        context.log.warning(f"{row.local_pdf}: {row.month_note}")
+    return frame, {"pdf_folder": str(folder), "files": len(frame),
+                   "month_notes": MetadataValue.md(markdown_table(notes[["paper_id", "month_note"]], max_chars=140))}
+
+
+def _files_gone(catalog: PaperCatalog, folder: Path, months: list[str]) -> list[str]:
+    """Papers of these months that this folder added and whose file is no longer there."""
+    source = folder_source(folder)
+    listed = catalog.papers(months)
+    from_folder = listed[listed["sources"].fillna("").str.split("|").map(lambda s: source in s)]
+    return sorted(p for p, f in zip(from_folder["paper_id"], from_folder["local_pdf"]) if not f or not Path(f).exists())
+
+
+@asset(group_name="ingest", io_manager_key="catalog_io_manager", kinds={"python", "deltalake"},
+       partitions_def=MONTHS, backfill_policy=ONE_RUN,
        check_specs=[AssetCheckSpec("metadata_ids_unique_and_titled", asset="arxiv_metadata",
                                    description="Paper ids are unique and every row has a title.")])
-def arxiv_metadata(context: AssetExecutionContext, config: MetadataConfig, kaggle: KaggleSnapshot):
-    """arXiv metadata from the bundled sample, a local Kaggle snapshot, the Kaggle API, or a PDF folder;
-    each run keeps the papers of its months (a backfill reads the source once for all of them)."""
-    flt = MetadataFilter(config.categories, config.date_from, config.date_to, config.max_papers)
-    local_pdfs: Path | None = None
+def arxiv_metadata(context: AssetExecutionContext, config: MetadataConfig, kaggle: KaggleSnapshot,
+                   catalog_io_manager: ResourceParam[CatalogIOManager]):
+    """Adds the papers a source lists for the run's months to the paper catalog (the sample, a
+    Kaggle snapshot file or the Kaggle API, a folder of PDFs) and yields the catalog's papers of
+    those months, whichever source added them. A paper leaves the catalog only when its file
+    leaves the folder that added it, or by `remove_papers`."""
+    catalog = paper_catalog(catalog_io_manager.base_uri)
+    months = context.partition_keys
     if config.source == "pdf_folder":
         if not config.path:
             raise ValueError("source='pdf_folder' needs `path` (a folder of PDFs)")
-        frame = rows_from_pdf_folder(Path(config.path)).head(config.max_papers)
-        report_meta = {}
+        folder = Path(config.path).resolve()
+        frame, report_meta = _folder_rows(context, folder, catalog, config.max_papers)
+        source, authoritative = folder_source(folder), False
     else:
-        if config.source == "sample":
-            snapshot, local_pdfs = write_sample_corpus(sample_dir())
-        elif config.source == "kaggle":
-            snapshot = kaggle.download(data_dir() / "kaggle")
-        else:
-            if not config.path:
-                raise ValueError("source='file' needs `path` (a Kaggle arXiv JSON-lines snapshot)")
-            snapshot = Path(config.path)
-        context.log.info(f"reading {snapshot}")
-        with open(snapshot, "rb") as stream:
-            frame, report = read_snapshot(stream, flt)
-        frame["local_pdf"] = [str(local_pdfs / f"{safe_name(p)}.pdf") if local_pdfs else None for p in frame["paper_id"]]
-        for number, reason in report.bad_lines[:20]:
-            context.log.warning(f"skipped line {number}: {reason}")
-        report_meta = {
-            "lines_read": report.rows_read,
-            "bad_lines": len(report.bad_lines),
-            "bad_line_examples": MetadataValue.md(markdown_table(pd.DataFrame(report.bad_lines, columns=["line", "reason"]))),
-            "duplicate_ids_dropped": MetadataValue.json(report.duplicate_ids[:50]),
-            "filtered_out": report.filtered_out,
-            "source_file": str(snapshot),
-        }
-    months = context.partition_keys
+        frame, source, report_meta = _snapshot_rows(context, config, kaggle)
+        known_months = catalog.months_of(frame["paper_id"])
+        frame["month"] = [known_months.get(p, m) for p, m in zip(frame["paper_id"], frame["month"])]
+        authoritative = True
     in_run = frame["month"].isin(months)
-    frame = frame[in_run].reset_index(drop=True)
-    categories = frame["primary_category"].replace("", "(none)")
-    add_month_metadata(context, "arxiv_metadata", frame, lambda m: {"month_papers": len(m)})
-    yield Output(split_by_month(frame, months), metadata={
-        "papers": len(frame),
-        "papers_in_other_months": int((~in_run).sum()),
-        "months_with_papers": int(frame["month"].nunique()),
-        "source": config.source,
+    upsert = catalog.upsert(frame[in_run], source, authoritative)
+    gone = catalog.remove(_files_gone(catalog, folder, months), f"file removed from {folder}", source) \
+        if config.source == "pdf_folder" else None
+    listed_removals = catalog.remove([p for p in config.remove_papers], "in remove_papers") \
+        if config.remove_papers else None
+    papers = catalog.papers(months)
+    categories = papers["primary_category"].fillna("").replace("", "(none)")
+    add_month_metadata(context, "arxiv_metadata", papers, lambda m: {"month_papers": len(m)})
+    yield Output(papers, metadata={
+        "papers": len(papers),
+        "source": source,
+        "listed_by_source": int(in_run.sum()),
+        "listed_in_other_months": int((~in_run).sum()),
+        "added_to_catalog": len(upsert.added),
+        "new_versions": MetadataValue.json(upsert.new_versions[:50]),
+        "revived": MetadataValue.json(upsert.revived[:50]),
+        "removed_from_catalog": MetadataValue.json(
+            (gone.removed if gone else []) + (listed_removals.removed if listed_removals else [])),
+        "papers_by_source": MetadataValue.md(counts_table(papers["sources"].fillna(""), "sources")),
+        "months_with_papers": int(papers["month"].nunique()),
         "categories": MetadataValue.md(counts_table(categories, "primary category")),
-        "preview": MetadataValue.md(markdown_table(frame[["paper_id", "title", "categories", "update_date"]])),
+        "preview": MetadataValue.md(markdown_table(papers[["paper_id", "version", "title", "sources", "first_seen"]])),
         **report_meta,
     })
-    yield _ids_unique_and_titled(frame)
+    yield _ids_unique_and_titled(papers)
 
 
 def _ids_unique_and_titled(frame: pd.DataFrame) -> AssetCheckResult:
     """A run whose months hold none of the selection only warns: a filter that matches nothing
     is worth a look, but an empty month is normal."""
     duplicates = int(frame["paper_id"].duplicated().sum())
-    untitled = int((frame["title"].str.len() == 0).sum())
+    untitled = int((frame["title"].fillna("").str.len() == 0).sum())
     valid = duplicates == 0 and untitled == 0
     return AssetCheckResult(check_name="metadata_ids_unique_and_titled", passed=valid and len(frame) > 0,
                             severity=AssetCheckSeverity.ERROR if not valid else AssetCheckSeverity.WARN,

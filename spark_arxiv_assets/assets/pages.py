@@ -1,7 +1,7 @@
 """`paper_pages` (+ `quarantined_papers`): page text extracted inside Spark tasks, per month.
 
 Each task writes its papers' pages to Parquet files itself and returns only counts, so the
-driver's memory does not grow with the corpus; the month's `paper_pages` table lists those files."""
+driver's memory does not grow with the corpus; the `paper_pages` table lists those files."""
 
 import time
 
@@ -12,9 +12,11 @@ from dagster_pyspark import LazyPySparkResource
 
 from ..core.pdf_text import ExtractionOptions
 from ..core.previews import counts_table, markdown_table
+from ..io_managers.index_store import published_page_files
 from ..io_managers.page_files import PageFilesIOManager
+from ..io_managers.paper_tables import PaperRows, paper_catalog
 from ..resources.spark_extraction import page_summary, run_extraction
-from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata, split_by_month
+from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata
 
 MANIFEST_COLUMNS = ["paper_id", "month", "pdf_sha256", "extractor", "pages_file", "n_pages", "n_chars",
                     "ocr_pages", "empty_pages", "numbered_without_gaps", "extracted_now"]
@@ -37,12 +39,10 @@ class PagesConfig(Config):
 
 
 def _previous_manifests(store: PageFilesIOManager, months: list[str]) -> dict[str, dict]:
-    """The last manifest rows of these months by pages file: a reused paper's counts come from
+    """The stored table rows of these months by pages file: a reused paper's counts come from
     there, not from reading its pages again on every run."""
-    stored = store.stored_partitions("paper_pages")
-    frames = [store.load_stored("paper_pages", m) for m in months if m in stored]
-    rows = pd.concat(frames, ignore_index=True).to_dict("records") if frames else []
-    return {row["pages_file"]: row for row in rows}
+    rows = store.load_months("paper_pages", months)
+    return {row["pages_file"]: row for row in rows.to_dict("records")} if rows is not None else {}
 
 
 def _reused_summary(store: PageFilesIOManager, paper_id: str, month: str, sha: str, extractor: str, name: str,
@@ -58,12 +58,13 @@ def _reused_summary(store: PageFilesIOManager, paper_id: str, month: str, sha: s
 @multi_asset(
     outs={
         "paper_pages": AssetOut(io_manager_key="page_files_io_manager", group_name="extract",
+                                kinds={"pyspark", "deltalake"},
                                 description="Text of every page of every readable paper, with OCR where needed "
                                             "(one Parquet file per paper, listed per month)."),
-        "quarantined_papers": AssetOut(io_manager_key="parquet_io_manager", group_name="extract",
+        "quarantined_papers": AssetOut(io_manager_key="paper_table_io_manager", group_name="extract",
+                                       kinds={"deltalake"},
                                        description="Papers left out, and why (download or extraction)."),
     },
-    compute_kind="pyspark",
     pool=SPARK_POOL,
     partitions_def=MONTHS,
     backfill_policy=ONE_RUN,
@@ -77,7 +78,10 @@ def _reused_summary(store: PageFilesIOManager, paper_id: str, month: str, sha: s
 def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs: pd.DataFrame,
                 pyspark: LazyPySparkResource, page_files_io_manager: ResourceParam[PageFilesIOManager]):
     """Extracts only papers whose (id, PDF sha256, extraction options) has no pages file yet; a
-    paper that failed is tried again on the next run."""
+    paper that failed is tried again on the next run. Writes the rows of the papers in
+    `arxiv_pdfs` only, so a concurrent run's papers keep theirs; afterwards deletes the page files
+    that nothing references any more."""
+    started_at = time.time()
     options = ExtractionOptions(config.ocr_engine, config.ocr_dpi, config.min_text_chars, config.max_pages,
                                 config.max_page_chars, config.max_ocr_megapixels, config.paper_timeout_s,
                                 config.max_memory_mb, config.find_tables)
@@ -122,7 +126,8 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
         "month_papers_done": len(m), "month_papers_extracted_now": int(m["extracted_now"].sum()),
         "month_pages": int(m["n_pages"].sum())})
     add_month_metadata(context, "quarantined_papers", quarantine, lambda q: {"month_papers_failed": len(q)})
-    yield Output(split_by_month(manifest, months), output_name="paper_pages", metadata={
+    papers = set(arxiv_pdfs["paper_id"])
+    yield Output(PaperRows.of(manifest, papers), output_name="paper_pages", metadata={
         "papers": len(manifest),
         "pages": int(manifest["n_pages"].sum()),
         "papers_extracted_now": len(extracted),
@@ -142,17 +147,26 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
         "preview": MetadataValue.md(markdown_table(manifest[["paper_id", "month", "n_pages", "n_chars", "ocr_pages",
                                                              "extracted_now"]])),
     })
-    for month in months:
-        store.remove_unlisted_files(month, set(manifest.loc[manifest["month"] == month, "pages_file"]))
-    yield Output(split_by_month(quarantine, months), output_name="quarantined_papers", metadata={
+    pruned = prune_page_files(store, months, started_at)
+    yield Output(PaperRows.of(quarantine, papers), output_name="quarantined_papers", metadata={
         "quarantined": len(quarantine),
         "over_a_per_paper_limit": int(quarantine["reason"].str.startswith("extraction limit").sum()),
         "reasons": MetadataValue.md(markdown_table(quarantine[["paper_id", "month", "stage", "reason"]], max_rows=50,
                                                    max_chars=120)),
+        "page_files_deleted": pruned,
     })
     yield _text_check(manifest)
     yield _numbering_check(manifest)
     yield _quarantine_check(quarantine, len(arxiv_pdfs), config.max_quarantined_share)
+
+
+def prune_page_files(store: PageFilesIOManager, months: list[str], started_at: float) -> int:
+    """After the table is written: page files of papers the catalog removed, and files a newer
+    file of the same paper replaced, unless the published index still shows their figures."""
+    table = store.load_months("paper_pages", months)
+    removed = paper_catalog(store.base_uri).papers(months, include_removed=True).query("removed")["paper_id"]
+    in_index = published_page_files(store.base_uri)
+    return sum(store.remove_unreferenced_files(month, table, set(removed), in_index, started_at) for month in months)
 
 
 def _text_check(manifest: pd.DataFrame) -> AssetCheckResult:

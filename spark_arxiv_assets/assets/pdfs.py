@@ -11,18 +11,21 @@ from ..core.arxiv_ids import InvalidArxivId, parse_arxiv_id, safe_name
 from ..core.pdf_validation import pdf_file_problem
 from ..core.previews import counts_table, markdown_table
 from ..core.progress import Progress
-from ..resources.arxiv import ArxivClient, DownloadResult, file_sha256
+from ..io_managers.paper_tables import PaperRows
+from ..resources.arxiv import ArxivClient, DownloadResult, download_path, file_sha256
 from ..io_managers.uris import children
 from ..resources.storage import ArtifactStorage
 from ..settings import data_dir
-from .partitions import MONTHS, ONE_RUN, add_month_metadata, split_by_month
+from .partitions import MONTHS, ONE_RUN, add_month_metadata
 
-PDF_COLUMNS = ["paper_id", "month", "pdf_path", "status", "error", "n_bytes", "sha256", "attempts"]
+PDF_COLUMNS = ["paper_id", "month", "version", "pdf_path", "status", "error", "n_bytes", "sha256", "attempts"]
 
 
 class PdfsConfig(Config):
-    source: Literal["auto", "arxiv", "folder"] = "auto"  # auto: the metadata's local file, else arXiv
-    folder: str | None = None  # for "folder": looks for <id>.pdf or <id>v<N>.pdf (slash ids: '_')
+    # Where to look first; every paper falls back to its own file (from the catalog), then to arXiv:
+    # auto: its own file, else arXiv | arxiv: arXiv first (a fresh download) | folder: `folder` first.
+    source: Literal["auto", "arxiv", "folder"] = "auto"
+    folder: str | None = None  # for "folder": looks for <id>v<N>.pdf or <id>.pdf (slash ids: '_')
     download_dir: str | None = None  # local; default: $SPARK_ARXIV_DATA_DIR/pdfs (uploaded when storage is remote)
 
 
@@ -52,15 +55,55 @@ class _RemotePdfs:
         return str(target)
 
 
-def _find_in_folder(folder: Path, paper_id: str) -> Path:
+def _find_in_folder(folder: Path, paper_id: str, version: int | None) -> Path | None:
+    """The file of the catalog's version, else the newest versioned file, else the unversioned name."""
     name = safe_name(paper_id)
-    candidates = sorted(folder.glob(f"{name}v*.pdf"), key=lambda p: p.stem) + [folder / f"{name}.pdf"]
-    existing = [c for c in candidates if c.exists()]
-    return existing[-1] if existing else folder / f"{name}.pdf"
+    if version is not None and (folder / f"{name}v{version}.pdf").exists():
+        return folder / f"{name}v{version}.pdf"
+    versions = {int(p.stem[len(name) + 1:]): p for p in folder.glob(f"{name}v*.pdf") if p.stem[len(name) + 1:].isdigit()}
+    if versions:
+        return versions[max(versions)]
+    plain = folder / f"{name}.pdf"
+    return plain if plain.exists() else None
 
 
-@asset(group_name="ingest", io_manager_key="parquet_io_manager", compute_kind="http", partitions_def=MONTHS,
-       backfill_policy=ONE_RUN,
+def _has_arxiv_id(paper_id: str) -> bool:
+    try:
+        parse_arxiv_id(paper_id)
+        return True
+    except InvalidArxivId:
+        return False
+
+
+def _from_arxiv(paper, arxiv: ArxivClient, download_dir: Path) -> DownloadResult:
+    try:
+        arxiv_id = parse_arxiv_id(paper.paper_id)
+    except InvalidArxivId as exc:
+        return DownloadResult("failed", None, f"{exc}: not on arXiv, and no local file")
+    if pd.notna(paper.version) and arxiv_id.version is None:
+        arxiv_id = parse_arxiv_id(f"{arxiv_id.base}v{int(paper.version)}")
+    return arxiv.download_pdf(arxiv_id, download_path(download_dir, arxiv_id))
+
+
+def locate_pdf(paper, config: PdfsConfig, arxiv: ArxivClient, download_dir: Path) -> DownloadResult:
+    """The configured place first, then the paper's own file, then arXiv: a run that names one
+    place still finds the papers other sources added to its months."""
+    local = getattr(paper, "local_pdf", None)
+    own = Path(local) if isinstance(local, str) and local else None
+    if config.source == "folder":
+        if not config.folder:
+            raise ValueError("source='folder' needs `folder`")
+        found = _find_in_folder(Path(config.folder), paper.paper_id,
+                                int(paper.version) if pd.notna(paper.version) else None)
+        if found is not None:
+            return _local_result(found)
+    if own is None or config.source == "arxiv" and _has_arxiv_id(paper.paper_id):
+        return _from_arxiv(paper, arxiv, download_dir)
+    return _local_result(own)
+
+
+@asset(group_name="ingest", io_manager_key="paper_table_io_manager", kinds={"http", "deltalake"},
+       partitions_def=MONTHS, backfill_policy=ONE_RUN,
        check_specs=[AssetCheckSpec("every_paper_has_pdf_or_reason", asset="arxiv_pdfs",
                                    description="Every selected paper has a PDF or a recorded failure reason.")])
 def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadata: pd.DataFrame, arxiv: ArxivClient,
@@ -73,39 +116,24 @@ def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadat
     remote = None if storage.is_local else _RemotePdfs(storage)
     started = time.perf_counter()
     for paper in arxiv_metadata.itertuples(index=False):
-        local = getattr(paper, "local_pdf", None)
-        if config.source == "folder":
-            if not config.folder:
-                raise ValueError("source='folder' needs `folder`")
-            result = _local_result(_find_in_folder(Path(config.folder), paper.paper_id))
-        elif config.source == "auto" and isinstance(local, str) and local:
-            result = _local_result(Path(local))
-        else:
-            try:
-                arxiv_id = parse_arxiv_id(paper.paper_id)
-            except InvalidArxivId as exc:
-                result = DownloadResult("failed", None, str(exc))
-            else:
-                if pd.notna(paper.version) and arxiv_id.version is None:
-                    arxiv_id = parse_arxiv_id(f"{arxiv_id.base}v{int(paper.version)}")
-                dest = download_dir / arxiv_id.yymm / f"{arxiv_id.safe_name}.pdf"
-                result = arxiv.download_pdf(arxiv_id, dest)
+        result = locate_pdf(paper, config, arxiv, download_dir)
         if result.status == "failed":
             context.log.warning(f"{paper.paper_id}: {result.error}")
         location = result.path
         if result.status != "failed" and remote is not None:
             location = remote.uri(paper.month, paper.paper_id, result)
-        rows.append({"paper_id": paper.paper_id, "month": paper.month, "pdf_path": location, "status": result.status,
+        rows.append({"paper_id": paper.paper_id, "month": paper.month, "version": paper.version,
+                     "pdf_path": location, "status": result.status,
                      "error": result.error, "n_bytes": result.n_bytes, "sha256": result.sha256,
                      "attempts": result.attempts})
         progress.advance()
     progress.finish()
-    frame = pd.DataFrame(rows, columns=PDF_COLUMNS)
+    frame = pd.DataFrame(rows, columns=PDF_COLUMNS).astype({"version": "Int64"})
     failed = frame[frame["status"] == "failed"]
     seconds = time.perf_counter() - started
     add_month_metadata(context, "arxiv_pdfs", frame, lambda m: {
         "month_with_pdf": int((m["status"] != "failed").sum()), "month_failed": int((m["status"] == "failed").sum())})
-    yield Output(split_by_month(frame, context.partition_keys), metadata={
+    yield Output(PaperRows.of(frame, arxiv_metadata["paper_id"]), metadata={
         "papers": len(frame),
         "with_pdf": int((frame["status"] != "failed").sum()),
         "failed": len(failed),

@@ -18,10 +18,11 @@ from ..core.qa_prompts import PROMPT_VERSION, reply_shape
 from ..core.raft import RaftOptions, raft_prompts
 from ..core.rag_prompt import training_example
 from ..io_managers.atomic import atomic_write
+from ..io_managers.paper_tables import PaperRows
 from ..resources.models import EmbeddingModel
 from ..resources.storage import ArtifactStorage
 from ..resources.teacher import TeacherResource
-from .partitions import FOLLOWS_NEW_PARTITIONS, MONTHS, ONE_RUN, add_month_metadata, split_by_month
+from .partitions import FOLLOWS_NEW_PARTITIONS, MONTHS, ONE_RUN, add_month_metadata
 
 QA_COLUMNS = ["question", "answer", "kind", "context", "title", "paper_id", "chunk_id", "page_start", "page_end",
               "grounding", "source_rank", "split", "paper_family", "teacher", "prompt_version",
@@ -76,8 +77,8 @@ def _write_outputs(storage: ArtifactStorage, frame: pd.DataFrame) -> dict[str, s
 _FOLLOWS_ITS_MONTH = AutomationCondition.eager().without(AutomationCondition.in_latest_time_window())
 
 
-@asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm", partitions_def=MONTHS,
-       backfill_policy=ONE_RUN, automation_condition=_FOLLOWS_ITS_MONTH)
+@asset(group_name="qa", io_manager_key="paper_table_io_manager", kinds={"llm", "deltalake"},
+       partitions_def=MONTHS, backfill_policy=ONE_RUN, automation_condition=_FOLLOWS_ITS_MONTH)
 def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks: pd.DataFrame,
              teacher: TeacherResource, storage: ArtifactStorage):
     """Sends the teacher only requests not in its reply cache (keyed by chunk, prompt and every
@@ -92,7 +93,7 @@ def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks
     pairs["month"] = pairs["paper_id"].map(dict(zip(paper_chunks["paper_id"], paper_chunks["month"])))
     pairs["teacher"], pairs["prompt_version"] = backend.identity, PROMPT_VERSION
     add_month_metadata(context, "qa_pairs", pairs, lambda m: {"month_pairs": len(m)})
-    return Output(split_by_month(pairs, context.partition_keys), metadata={
+    return Output(PaperRows.of(pairs, paper_chunks["paper_id"]), metadata={
         "pairs_parsed": len(pairs),
         "strategy": config.strategy,
         "requests": stats.requests,
@@ -110,7 +111,8 @@ def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks
     })
 
 
-@asset(group_name="qa", io_manager_key="parquet_io_manager", compute_kind="llm", automation_condition=FOLLOWS_NEW_PARTITIONS)
+@asset(group_name="qa", io_manager_key="parquet_io_manager", kinds={"llm"},
+       automation_condition=FOLLOWS_NEW_PARTITIONS)
 def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.DataFrame, chunk_index: ChunkIndex,
                embedder: EmbeddingModel, storage: ArtifactStorage) -> Output[pd.DataFrame]:
     """Filters every month's pairs (grounding, duplicates, relevance, and a round trip through the

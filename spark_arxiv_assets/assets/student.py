@@ -1,4 +1,5 @@
 """`student_adapter`: LoRA (CPU) or QLoRA (CUDA) fine-tuning of the student on the train split."""
+import json
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -9,7 +10,9 @@ from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataVal
 from ..core.plots import loss_curve
 from ..core.rag_prompt import training_example
 from ..core.student_training import TrainingOptions, merge_adapter, train_lora
+from ..io_managers.model_dir import LINEAGE_FILE, current_adapter_version
 from ..resources.causal_lm import load_student, resolve_causal_lm, write_base_model_file
+from ..resources.storage import ArtifactStorage
 from ..settings import data_dir
 
 
@@ -36,10 +39,16 @@ def _examples(frame: pd.DataFrame) -> list[dict]:
     return [training_example(q, t, ps) for q, t, ps in zip(frame["question"], frame["target"], frame["passages"])]
 
 
-@asset(group_name="student", io_manager_key="model_dir_io_manager", compute_kind="pytorch")
-def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_dataset: pd.DataFrame) -> Output[Path]:
-    """A standard PEFT adapter directory, loadable with `PeftModel.from_pretrained`."""
-    train = _examples(qa_dataset[qa_dataset["split"] == "train"])
+@asset(group_name="student", io_manager_key="model_dir_io_manager", kinds={"pytorch"})
+def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_dataset: pd.DataFrame,
+                    storage: ArtifactStorage) -> Output[Path]:
+    """A standard PEFT adapter directory, loadable with `PeftModel.from_pretrained`, with a
+    `lineage.json` naming the papers (and paper families) it was trained on, so no evaluation can
+    count them as held out, and the adapter version it replaces (published only if that is still
+    current when training ends)."""
+    based_on = current_adapter_version(storage.base_uri)
+    train_rows = qa_dataset[qa_dataset["split"] == "train"]
+    train = _examples(train_rows)
     evaluation = _examples(qa_dataset[qa_dataset["split"] == "eval"])
     if not train:
         raise ValueError("qa_dataset has no training rows: nothing to fine-tune on (see its filter funnel)")
@@ -52,6 +61,10 @@ def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_da
     context.log.info(f"fine-tuning {config.base_model} on {len(train)} examples (device {config.device})")
     report = train_lora(base, train, evaluation, options, staging, log=context.log.info, device=config.device)
     write_base_model_file(staging, config.base_model)
+    families = train_rows["paper_family"] if "paper_family" in train_rows else train_rows["paper_id"]
+    (staging / LINEAGE_FILE).write_text(json.dumps({
+        "based_on": based_on, "training_papers": sorted(set(train_rows["paper_id"])),
+        "training_families": sorted(set(families)), "train_examples": len(train)}, indent=1))
     if config.merge and report.quantization == "none":
         merge_adapter(base, staging, staging / "merged")
     return Output(staging, metadata={
@@ -63,6 +76,7 @@ def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_da
         "trainable_parameters": report.trainable_parameters,
         "trainable_share": round(report.trainable_parameters / report.total_parameters, 5),
         "train_examples": report.train_examples,
+        "training_papers": MetadataValue.json(sorted(set(train_rows["paper_id"]))),
         "eval_examples": report.eval_examples,
         "steps": report.steps,
         "final_train_loss": report.losses[-1][1] if report.losses else float("nan"),

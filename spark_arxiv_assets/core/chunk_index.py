@@ -19,6 +19,7 @@ MIN_IVF_VECTORS = 39 * 16  # FAISS wants ≥ 39 training points per list; below 
 CHUNK_TABLE_COLUMNS = ["vector_id", "chunk_id", "paper_id", "title", "page_start", "page_end", "text", "chunk_type",
                        "section", "figure_ref"]
 EMBEDDED_TEXT_VERSION = "table-outline-2"  # bump when embedded_texts changes: stored vectors are then re-made
+RUNTIME_MANIFEST_KEYS = ("based_on", "loaded_version")  # which published version a run read: not stored
 STRUCTURE_DEFAULTS = {"chunk_type": "text", "section": "", "figure_ref": ""}  # for chunks made before sections
 
 
@@ -84,7 +85,8 @@ class ChunkIndex:
         self.chunks.to_parquet(directory / "chunks.parquet", index=False)
         self.dense.save(directory / "dense.faiss")
         self.lexical.save(directory / "bm25")
-        (directory / "manifest.json").write_text(json.dumps(self.manifest, indent=2))
+        stored = {k: v for k, v in self.manifest.items() if k not in RUNTIME_MANIFEST_KEYS}
+        (directory / "manifest.json").write_text(json.dumps(stored, indent=2))
 
     @classmethod
     def load(cls, directory: Path) -> "ChunkIndex":
@@ -100,6 +102,7 @@ class UpdateStats:
     added: int = 0
     removed: int = 0
     kept: int = 0
+    kept_rows_updated: int = 0  # kept vectors whose citation (pages, section, figure crop) moved
     rebuilt_dense: bool = False
     rebuild_reason: str = ""  # why the dense index was built from scratch, if it was
     embed_seconds: float = 0.0
@@ -115,7 +118,9 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     threshold), the embedding model or what it embeds changed, or an IVF index has grown or
     shrunk by `retrain_growth` since its lists were trained (its centroids and list count then no
     longer fit the data). Rebuilding reuses the stored vectors; vectors are never recomputed for
-    kept chunks unless the model or EMBEDDED_TEXT_VERSION changed.
+    kept chunks unless the model or EMBEDDED_TEXT_VERSION changed. A kept chunk takes its row
+    from `chunks`: a new version of a paper with shifted pages keeps the vector, and its citation
+    names the new pages (and its figure the new crop).
     """
     stats = UpdateStats()
     wanted = with_structure_columns(chunks).drop_duplicates("vector_id")[CHUNK_TABLE_COLUMNS].reset_index(drop=True)
@@ -139,7 +144,9 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
     started = time.perf_counter()
     if previous is not None:
         keep_mask = previous.chunks["vector_id"].isin(wanted_ids).to_numpy()
-        table = pd.concat([previous.chunks[keep_mask], new_rows], ignore_index=True)
+        kept = _current_rows(previous.chunks[keep_mask], wanted)
+        stats.kept_rows_updated = _changed_rows(previous.chunks[keep_mask], kept)
+        table = pd.concat([kept, new_rows], ignore_index=True)
         vectors = np.concatenate([previous.vectors[keep_mask], new_vectors]) if len(new_rows) else previous.vectors[keep_mask]
         stats.kept = int(keep_mask.sum())
     else:
@@ -165,6 +172,18 @@ def update_chunk_index(previous: ChunkIndex | None, chunks: pd.DataFrame,
                 "embedding_model": embedding_model, "embedded_text": EMBEDDED_TEXT_VERSION, "nprobe": options.nprobe,
                 "trained_on": trained_on, "updated_at": time.time()}
     return ChunkIndex(vectors=vectors, chunks=table, dense=dense, lexical=lexical, manifest=manifest), stats
+
+
+def _current_rows(stored: pd.DataFrame, wanted: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `wanted` for the stored rows' vector ids, in the stored order (the vectors')."""
+    by_id = wanted.set_index("vector_id", drop=False)
+    return by_id.loc[stored["vector_id"].to_numpy(), CHUNK_TABLE_COLUMNS].reset_index(drop=True)
+
+
+def _changed_rows(stored: pd.DataFrame, current: pd.DataFrame) -> int:
+    columns = ["title", "page_start", "page_end", "section", "figure_ref"]
+    before = stored[columns].reset_index(drop=True).astype(str)
+    return int((before != current[columns].astype(str)).any(axis=1).sum())
 
 
 def _trained_on(index: ChunkIndex) -> int | None:

@@ -5,12 +5,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, Mapping
 
 import pandas as pd
 
-from .arxiv_ids import InvalidArxivId, parse_arxiv_id
-from .months import ingest_month, month_from_yymm
+from .arxiv_ids import InvalidArxivId, parse_arxiv_id, safe_name
+from .months import first_seen_month, month_from_yymm
 
 METADATA_COLUMNS = [
     "paper_id", "version", "yymm", "month", "title", "authors", "abstract", "categories",
@@ -132,38 +132,67 @@ class PdfFileIdentity:
     paper_id: str
     version: int | None
     yymm: str  # "local" without an arXiv id
-    month: str  # partition key: the id's month, else the file's ingest month
 
 
 def pdf_file_identity(pdf: Path) -> PdfFileIdentity:
     """The id is the file name when it parses as an arXiv id (old-style slashes written '_')."""
-    from .arxiv_ids import safe_name
-
     try:
         arxiv_id = parse_arxiv_id(pdf.stem.replace("_", "/", 1) if "_" in pdf.stem else pdf.stem)
-        return PdfFileIdentity(arxiv_id.base, arxiv_id.version, arxiv_id.yymm, month_from_yymm(arxiv_id.yymm))
+        return PdfFileIdentity(arxiv_id.base, arxiv_id.version, arxiv_id.yymm)
     except InvalidArxivId:
-        return PdfFileIdentity(safe_name(pdf.stem), None, "local", ingest_month(pdf.stat().st_mtime))
+        return PdfFileIdentity(safe_name(pdf.stem), None, "local")
 
 
-def rows_from_pdf_folder(folder: Path) -> pd.DataFrame:
-    """Metadata for a folder of the user's own PDFs: the id is the file name (an arXiv id
-    when it parses as one), the title comes from the PDF's info dictionary."""
-    import pymupdf
+def file_month(identity: PdfFileIdentity, mtime: float, known_months: Mapping[str, str],
+               now: float | None = None) -> tuple[str, str | None]:
+    """A PDF's month: its arXiv id's, else the month the catalog already filed it under, else the
+    month it is first seen in (see core.months.first_seen_month); and a note when that month
+    could not be the file's own."""
+    if identity.yymm != "local":
+        return month_from_yymm(identity.yymm), None
+    if identity.paper_id in known_months:
+        return known_months[identity.paper_id], None
+    return first_seen_month(mtime, now)
 
-    rows = []
+
+FOLDER_COLUMNS = METADATA_COLUMNS + ["local_pdf", "file_size", "file_mtime", "month_note"]
+
+
+def rows_from_pdf_folder(folder: Path, known: Mapping[str, dict] | None = None, now: float | None = None
+                         ) -> pd.DataFrame:
+    """Metadata for a folder of the user's own PDFs: the id is the file name (an arXiv id when
+    it parses as one; of several versions of one paper the newest file is kept), the title comes
+    from the PDF's info dictionary. `known` holds catalog rows by id: a known paper keeps its
+    month, and an unchanged file (same size and modification time) is not opened again."""
+    known = known or {}
+    known_months = {paper_id: row["month"] for paper_id, row in known.items()}
+    newest: dict[str, tuple[PdfFileIdentity, Path]] = {}
     for pdf in sorted(Path(folder).glob("*.pdf")):
         identity = pdf_file_identity(pdf)
-        paper_id, yymm, version, month = identity.paper_id, identity.yymm, identity.version, identity.month
-        title = ""
-        try:
-            with pymupdf.open(pdf) as doc:
-                title = _clean_text((doc.metadata or {}).get("title"))
-        except Exception:
-            pass  # unreadable files get quarantined later, with a reason
-        rows.append({"paper_id": paper_id, "version": version, "yymm": yymm, "month": month, "title": title or pdf.stem,
-                     "authors": "", "abstract": "", "categories": "", "primary_category": "",
-                     "update_date": "", "doi": "", "journal_ref": "", "local_pdf": str(pdf.resolve())})
-    frame = pd.DataFrame(rows, columns=METADATA_COLUMNS + ["local_pdf"])
+        held = newest.get(identity.paper_id)
+        if held is None or (identity.version or 0) >= (held[0].version or 0):
+            newest[identity.paper_id] = (identity, pdf)
+    rows = []
+    for identity, pdf in newest.values():
+        stat = pdf.stat()
+        month, note = file_month(identity, stat.st_mtime, known_months, now)
+        previous = known.get(identity.paper_id, {})
+        unchanged = previous.get("file_size") == stat.st_size and previous.get("file_mtime") == stat.st_mtime
+        title = None if unchanged else _pdf_title(pdf) or pdf.stem
+        rows.append({"paper_id": identity.paper_id, "version": identity.version, "yymm": identity.yymm, "month": month,
+                     "title": title, "authors": "", "abstract": "", "categories": "", "primary_category": "",
+                     "update_date": "", "doi": "", "journal_ref": "", "local_pdf": str(pdf.resolve()),
+                     "file_size": stat.st_size, "file_mtime": stat.st_mtime, "month_note": note})
+    frame = pd.DataFrame(rows, columns=FOLDER_COLUMNS)
     frame["version"] = frame["version"].astype("Int64")
-    return frame
+    return frame.sort_values("paper_id", ignore_index=True)
+
+
+def _pdf_title(pdf: Path) -> str:
+    import pymupdf
+
+    try:
+        with pymupdf.open(pdf) as doc:
+            return _clean_text((doc.metadata or {}).get("title"))
+    except Exception:  # noqa: BLE001 - an unreadable file is quarantined later, with a reason
+        return ""

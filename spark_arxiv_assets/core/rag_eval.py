@@ -152,6 +152,8 @@ def tuned_vs_base(frame: pd.DataFrame, metric: str = "token_f1") -> tuple[float,
     """tuned + RAG minus base + RAG on `metric`, paired by question, with its 95% bootstrap interval."""
     answerable = frame[frame["prompt"] == ANSWERABLE]
     pivot = answerable.pivot_table(index=["source", "question"], columns="model", values=metric, aggfunc="first")
+    if not {"base", "tuned"} <= set(pivot.columns):
+        return float("nan"), float("nan"), float("nan")
     return paired_bootstrap(pivot["base"].to_numpy(), pivot["tuned"].to_numpy())
 
 

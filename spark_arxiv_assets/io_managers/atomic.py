@@ -2,10 +2,14 @@
 
 On a local filesystem a file is written to a temporary name and renamed; in an object store a
 single PUT (or a multipart upload) makes an object appear whole or not at all. A directory is
-written as a new version and published by replacing a small pointer object last."""
+written as a new version and published by replacing a small pointer object last; replacing it is
+a compare-and-swap, so a run that built on version A cannot silently overwrite version B that
+another run published meanwhile."""
 from __future__ import annotations
 
 import calendar
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -22,6 +26,11 @@ from .uris import as_upath, children, is_local, local_path, upload_dir
 _STALE_AFTER_S = 3600.0
 CURRENT_POINTER = "CURRENT"
 UPLOADED_MARKER = "_UPLOADED"  # last object of a remote version: its upload finished
+UNCHECKED = object()  # `based_on` for a write that replaces whatever is current
+
+
+class ConcurrentPublish(RuntimeError):
+    """Another run published a version after this one read the version it builds on."""
 
 
 def _remove_stale_temps(directory: Path, prefix: str) -> None:
@@ -95,14 +104,19 @@ class VersionedDir:
             return None
 
     def current(self) -> UPath | None:
-        version_id = self.current_version_id()
+        return self.version(self.current_version_id())
+
+    def version(self, version_id: str | None) -> UPath | None:
+        """A whole version's folder (None for no version, or one that is gone)."""
         if version_id is None:
             return None
         version = self.root / "versions" / version_id
         return version if any(children(version)) else None
 
-    def write(self, build: Callable[[Path], None]) -> UPath:
-        """`build(folder)` fills a local folder; it becomes the new current version."""
+    def write(self, build: Callable[[Path], None], based_on: str | None | object = UNCHECKED) -> UPath:
+        """`build(folder)` fills a local folder; it becomes the new current version, provided the
+        current version is still `based_on` (None: there was none) when it is published; else the
+        new version is deleted and `ConcurrentPublish` raised."""
         version_id = _new_version_id()
         final = self.root / "versions" / version_id
         if is_local(self.root):
@@ -122,11 +136,57 @@ class VersionedDir:
                 build(Path(staging))
                 upload_dir(Path(staging), final)
             (final / UPLOADED_MARKER).write_bytes(b"")
-        atomic_write(self.root / CURRENT_POINTER, lambda tmp: tmp.write_text(json.dumps({"version": version_id})))
+        try:
+            self._publish(version_id, based_on)
+        except ConcurrentPublish:
+            self._delete(final)
+            raise
         if is_local(self.root):
             self._point_link(version_id)
         self._prune(keep_id=version_id)
         return final
+
+    def _publish(self, version_id: str, based_on: str | None | object) -> None:
+        """Replaces the pointer if it still names `based_on`: under a lock file on a local disk,
+        with a conditional PUT (If-Match / If-None-Match) in S3; elsewhere check-then-write."""
+        pointer = self.root / CURRENT_POINTER
+        body = json.dumps({"version": version_id})
+        if based_on is UNCHECKED:
+            atomic_write(pointer, lambda tmp: tmp.write_text(body))
+            return
+        if is_local(self.root):
+            with _locked(local_path(self.root) / ".publish.lock"):
+                self._check_current(based_on)
+                atomic_write(pointer, lambda tmp: tmp.write_text(body))
+            return
+        if pointer.protocol not in ("s3", "s3a"):
+            self._check_current(based_on)
+            atomic_write(pointer, lambda tmp: tmp.write_text(body))
+            return
+        pointer.fs.invalidate_cache(pointer.path)
+        etag = pointer.fs.info(pointer.path).get("ETag") if pointer.exists() else None
+        self._check_current(based_on)
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            pointer.fs.pipe_file(pointer.path, body.encode(), **condition)
+        except (OSError, FileExistsError) as exc:
+            if "pre-condition" not in str(exc) and "precondition" not in str(exc).lower():
+                raise
+            raise ConcurrentPublish(f"{self.root}: another run published while this one did ({exc})") from None
+
+    def _check_current(self, based_on: str | None) -> None:
+        if not is_local(self.root):
+            (self.root / CURRENT_POINTER).fs.invalidate_cache((self.root / CURRENT_POINTER).path)
+        current = self.current_version_id()
+        if current != based_on:
+            raise ConcurrentPublish(f"{self.root}: version {current} was published by another run after this run "
+                                    f"read {based_on or 'no version'}; materialize again to build on it")
+
+    def _delete(self, version: UPath) -> None:
+        if is_local(version):
+            shutil.rmtree(local_path(version), ignore_errors=True)
+        else:
+            version.fs.rm(version.path, recursive=True)
 
     def _point_link(self, version_id: str) -> None:
         """`<root>/current` → the newest version, so tools can open a plain path
@@ -148,8 +208,16 @@ class VersionedDir:
             stale = [n for n in names if n not in whole and _version_age_s(n) > _STALE_AFTER_S]
         for old in whole[: max(0, len(whole) - self.keep)] + stale:
             if old != keep_id:
-                target = versions / old
-                if is_local(target):
-                    shutil.rmtree(local_path(target), ignore_errors=True)
-                else:
-                    target.fs.rm(target.path, recursive=True)
+                self._delete(versions / old)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock between processes on one machine (held for milliseconds)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

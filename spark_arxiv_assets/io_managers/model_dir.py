@@ -1,6 +1,7 @@
 """Model directories (PEFT adapters) as versioned folders at a configured URI."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -8,12 +9,15 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from upath import UPath
 
 from ..settings import local_cache_dir
-from .atomic import VersionedDir
+from .atomic import UNCHECKED, VersionedDir
 from .uris import as_upath, is_local, local_copy
 
 
 def adapter_root(base_uri: str) -> UPath:
     return as_upath(base_uri) / "models" / "final_adapter"
+
+
+LINEAGE_FILE = "lineage.json"  # written by the training asset: what it was trained on, what it replaces
 
 
 def latest_adapter(base_uri: str) -> Path | None:
@@ -22,9 +26,20 @@ def latest_adapter(base_uri: str) -> Path | None:
     return local_copy(current, local_cache_dir()) if current else None
 
 
+def current_adapter_version(base_uri: str) -> str | None:
+    return VersionedDir(adapter_root(base_uri)).current_version_id()
+
+
+def adapter_lineage(adapter_dir: Path) -> dict:
+    """The adapter's `lineage.json` ({} for adapters trained before it was written)."""
+    path = Path(adapter_dir) / LINEAGE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 class ModelDirIOManager(ConfigurableIOManager):
     """The asset returns a finished directory (in a temp place); it becomes
-    `<base_uri>/models/final_adapter/versions/<id>`, published atomically."""
+    `<base_uri>/models/final_adapter/versions/<id>`, published atomically, and only if the current
+    adapter is still the one its `lineage.json` says training started from."""
 
     base_uri: str  # a folder or an fsspec URI such as s3://bucket/prefix
 
@@ -34,10 +49,13 @@ class ModelDirIOManager(ConfigurableIOManager):
                 shutil.move(str(item), target / item.name)
 
         root = adapter_root(self.base_uri)
-        version = VersionedDir(root).write(build)
-        shutil.rmtree(obj, ignore_errors=True)
+        based_on = adapter_lineage(obj).get("based_on", UNCHECKED)
+        try:
+            version = VersionedDir(root).write(build, based_on=based_on)
+        finally:
+            shutil.rmtree(obj, ignore_errors=True)
         stable = {"stable_path": str(root / "current")} if is_local(root) else {}
-        context.add_output_metadata({"path": str(version), **stable})
+        context.add_output_metadata({"path": str(version), "published_over": str(based_on), **stable})
 
     def load_input(self, context: InputContext) -> Path:
         path = latest_adapter(self.base_uri)

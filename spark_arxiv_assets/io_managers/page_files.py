@@ -1,9 +1,11 @@
 """Page text as one Parquet file per (paper, PDF content, extractor), written by the Spark task
-that extracted it; each month's `paper_pages` table lists the files of its papers.
+that extracted it; the `paper_pages` table lists the file of each paper.
 
 The driver never holds the pages: tasks write them (by URI, so executors need no shared disk) and
 return counts. A file's name says what it holds, so "already extracted" is a file that exists,
-and a killed run keeps every paper it finished (each file is written atomically)."""
+and a killed run keeps every paper it finished (each file is written atomically). A file is
+deleted only when nothing points at it any more: not the table, not the published index's
+figure thumbnails, and not a run that may still be writing it (see `remove_unreferenced_files`)."""
 from __future__ import annotations
 
 import hashlib
@@ -14,12 +16,18 @@ from upath import UPath
 
 from ..core.arxiv_ids import safe_name
 from ..core.page_extraction import PAGE_COLUMNS
-from .parquet import ParquetIOManager
+from .paper_tables import PaperTableIOManager
 from .tables import read_table
 from .uris import as_upath, children, relative_name
 
 PAGES_ASSET = "paper_pages"
 MANIFEST_ONLY = {"pages": "manifest"}  # AssetIn metadata: give me the file list, not the text
+
+
+def page_files_root(base_uri: str) -> UPath:
+    """Where page files (and the figure crops in them) live under a store's root; figure_refs
+    are relative to it."""
+    return as_upath(base_uri) / "assets"
 
 
 def read_figure(assets_root: str | UPath, figure_ref: str) -> bytes | None:
@@ -37,8 +45,8 @@ def read_figure(assets_root: str | UPath, figure_ref: str) -> bytes | None:
     return bytes(figures.iloc[0][int(image)])
 
 
-class PageFilesIOManager(ParquetIOManager):
-    """Stores `paper_pages` as its per-month manifest; loading returns the pages themselves.
+class PageFilesIOManager(PaperTableIOManager):
+    """Stores `paper_pages` as its table of page files; loading returns the pages themselves.
     It also names, reads and prunes the page files, so their layout has one owner."""
 
     def page_file(self, month: str, paper_id: str, pdf_sha256: str, extractor: str) -> UPath:
@@ -59,21 +67,45 @@ class PageFilesIOManager(ParquetIOManager):
         """The month's page files by stored name: one listing, not a request per paper."""
         return {self.stored_name(p): p for p in children(self._files_root(month)) if p.name.endswith(".parquet")}
 
-    def remove_unlisted_files(self, month: str, listed: set[str]) -> int:
-        """Page files of this month no manifest lists any more (re-extracted with other options, PDF
-        replaced, paper dropped); called after the new manifest is committed."""
-        unlisted = [path for name, path in self.existing_files(month).items() if name not in listed]
-        for path in unlisted:
-            path.unlink(missing_ok=True)
-        return len(unlisted)
+    def remove_unreferenced_files(self, month: str, table: pd.DataFrame | None, removed: set[str],
+                                  keep: set[str], started_at: float) -> int:
+        """Deletes page files of `month` that no table row and nothing in `keep` (the published
+        index's figures) references, when their paper was removed from the catalog (and the file
+        is older than this run), or when the table points that paper at a newer file (re-extracted
+        from a new version or with other options). A file of a paper the table does not list yet
+        belongs to a run still in progress and stays."""
+        table = table if table is not None else pd.DataFrame(columns=["paper_id", "pages_file"])
+        listed = set(table["pages_file"])
+        current = {safe_name(p): f for p, f in zip(table["paper_id"], table["pages_file"])}
+        gone = {safe_name(p) for p in removed}
+        files = self.existing_files(month)
+        deleted = 0
+        for name, path in files.items():
+            if name in listed or name in keep:
+                continue
+            paper = path.name.rsplit("-", 2)[0]
+            newer = current.get(paper)
+            superseded = newer in files and _modified(files[newer]) > _modified(path)
+            if superseded or (paper in gone and _modified(path) < started_at):
+                path.unlink(missing_ok=True)
+                deleted += 1
+        return deleted
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
+        stored = self._stored(context)
         if (context.definition_metadata or {}).get("pages") == MANIFEST_ONLY["pages"]:
-            return self._load(context, expand=False)
-        return self._load(context, expand=True)
+            return stored
+        return self.expand(stored)
 
     def expand(self, stored: pd.DataFrame) -> pd.DataFrame:
         return self.read_pages(list(stored["pages_file"]))
 
     def _files_root(self, month: str) -> UPath:
         return self.assets_root / PAGES_ASSET / "files" / month
+
+
+def _modified(path: UPath) -> float:
+    """Last-modified time in Unix seconds, locally or in an object store."""
+    info = path.fs.info(path.path)
+    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)

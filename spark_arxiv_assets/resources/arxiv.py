@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 from ..core.arxiv_ids import ArxivId
 from ..core.pdf_validation import pdf_data_problem, pdf_file_problem
 from ..core.retry_policy import RateLimiter
-from .http_retry import RetryPolicy, polite_interval, request_with_retries
+from .http_retry import FinalProblem, RetryPolicy, polite_interval, request_with_retries
 
 
 @dataclass
@@ -34,13 +34,30 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _pdf_body_problem(response: requests.Response) -> str | None:
-    """A 200 is kept only when the body is a whole PDF (not an HTML error page, not cut short)."""
-    body = response.content
+def download_path(download_dir: Path, arxiv_id: ArxivId) -> Path:
+    """Where a download is kept: by month and versioned id, so v2 is fetched once v1 is cached."""
+    version = f"v{arxiv_id.version}" if arxiv_id.version else ""
+    return download_dir / arxiv_id.yymm / f"{arxiv_id.safe_name}{version}.pdf"
+
+
+def read_pdf_body(response: requests.Response, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The body of a streamed response, read at most `max_bytes` far (a huge or endless body is
+    refused, not held in memory), and why it is not a whole PDF, if it is not."""
     expected = response.headers.get("Content-Length")
+    if expected and expected.isdigit() and int(expected) > max_bytes:
+        raise FinalProblem(f"PDF too large: {int(expected):,} bytes announced, above max_pdf_mb ({max_bytes:,} bytes)")
+    chunks, size = [], 0
+    for chunk in response.iter_content(1 << 20):
+        size += len(chunk)
+        if size > max_bytes:
+            response.close()
+            raise FinalProblem(f"PDF too large: more than max_pdf_mb ({max_bytes:,} bytes) sent")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     if expected and expected.isdigit() and int(expected) != len(body):
-        return f"truncated download: {len(body)} of {expected} bytes"
-    return pdf_data_problem(body)
+        return None, f"truncated download: {len(body)} of {expected} bytes"
+    problem = pdf_data_problem(body)
+    return (None, problem) if problem else (body, None)
 
 
 class ArxivClient(ConfigurableResource):
@@ -53,6 +70,7 @@ class ArxivClient(ConfigurableResource):
     backoff_s: float = 5.0
     max_backoff_s: float = 120.0
     timeout_s: float = 60.0
+    max_pdf_mb: float = 200.0  # a larger PDF is quarantined ("PDF too large"), never held in memory whole
     user_agent: str = "spark_arxiv_assets/0.1 (research pipeline; polite crawler)"
 
     _limiter: RateLimiter | None = PrivateAttr(default=None)
@@ -72,11 +90,19 @@ class ArxivClient(ConfigurableResource):
         session, limiter = self._http()
         url = f"{self.base_url.rstrip('/')}/{arxiv_id.pdf_url_path()}"
         policy = RetryPolicy(self.max_retries, self.backoff_s, self.max_backoff_s)
-        outcome = request_with_retries(lambda: session.get(url, timeout=self.timeout_s), policy, limiter=limiter,
-                                       accept=_pdf_body_problem)
+        received: dict[str, bytes] = {}
+
+        def accept(response: requests.Response) -> str | None:
+            body, problem = read_pdf_body(response, int(self.max_pdf_mb * 2**20))
+            if body is not None:
+                received["body"] = body
+            return problem
+
+        outcome = request_with_retries(lambda: session.get(url, timeout=self.timeout_s, stream=True), policy,
+                                       limiter=limiter, accept=accept)
         if outcome.error is not None:
             return DownloadResult("failed", None, f"{outcome.error} ({url})", attempts=outcome.attempts)
-        body = outcome.response.content
+        body = received["body"]
         self._write_atomically(dest, body)
         return DownloadResult("downloaded", str(dest), attempts=outcome.attempts, n_bytes=len(body),
                               sha256=hashlib.sha256(body).hexdigest())

@@ -24,6 +24,10 @@ def polite_interval(base_url: str, min_interval_s: float) -> float:
     return min_interval_s
 
 
+class FinalProblem(Exception):
+    """Raised by an `accept` check for a body that no retry will fix (e.g. larger than allowed)."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_retries: int = 3  # attempts = max_retries + 1
@@ -48,10 +52,13 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
 def request_with_retries(send: Callable[[], requests.Response], policy: RetryPolicy, *,
                          limiter: RateLimiter | None = None,
                          accept: Callable[[requests.Response], str | None] | None = None,
-                         secrets: tuple[str, ...] = (), sleep: Callable[[float], None] = time.sleep) -> HttpOutcome:
+                         secrets: tuple[str, ...] = (), sleep: Callable[[float], None] = time.sleep,
+                         deadline: float | None = None) -> HttpOutcome:
     """Calls `send` until a 200 passes `accept` (which returns a problem, or None when the body
-    is usable). Network errors, retryable statuses and rejected bodies are retried; any other
-    status ends at once. Never raises for network or server trouble."""
+    is usable, or raises `FinalProblem`). Network errors, retryable statuses and rejected bodies
+    are retried; any other status, and a final problem, end at once; no retry starts whose wait
+    would end past `deadline` (a `time.monotonic()` value). Never raises for network or server
+    trouble."""
     error = "no attempt made"
     attempts = policy.max_retries + 1
     for attempt in range(attempts):
@@ -66,7 +73,12 @@ def request_with_retries(send: Callable[[], requests.Response], policy: RetryPol
             error = f"network error: {type(exc).__name__}: {exc}"
         else:
             if response.status_code == 200:
-                problem = accept(response) if accept else None
+                try:
+                    problem = accept(response) if accept else None
+                except FinalProblem as exc:
+                    return HttpOutcome(response, scrub(str(exc), secrets)[:300], attempt + 1)
+                except requests.RequestException as exc:  # the body stream broke off
+                    problem = f"truncated download: the connection closed before the whole body arrived ({exc})"
                 if problem is None:
                     return HttpOutcome(response, None, attempt + 1)
                 error = problem
@@ -76,5 +88,9 @@ def request_with_retries(send: Callable[[], requests.Response], policy: RetryPol
                     return HttpOutcome(response, scrub(error, secrets)[:300], attempt + 1)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if attempt < attempts - 1:
-            sleep(backoff_delay(attempt, policy.backoff_s, policy.max_backoff_s, retry_after))
+            delay = backoff_delay(attempt, policy.backoff_s, policy.max_backoff_s, retry_after)
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                return HttpOutcome(None, scrub(f"{error[:250]} (gave up after {attempt + 1} attempts: out of time)",
+                                               secrets), attempt + 1)
+            sleep(delay)
     return HttpOutcome(None, scrub(f"{error[:250]} (after {attempts} attempts)", secrets), attempts)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import requests
 from dagster import ConfigurableResource
@@ -16,11 +18,24 @@ class KaggleSnapshot(ConfigurableResource):
 
     dataset: str = "Cornell-University/arxiv"
     file_name: str = "arxiv-metadata-oai-snapshot.json"
+    refresh_after_days: float = 7.0  # Kaggle updates the snapshot weekly; an older copy is downloaded again
 
-    def download(self, target_dir: Path) -> Path:
+    def download(self, target_dir: Path, log: Callable[[str], None] = print) -> Path:
+        """The local snapshot, downloaded when missing or older than `refresh_after_days`; when a
+        refresh fails, the older copy is used (and said so)."""
         target = target_dir / self.file_name
         if target.exists():
-            return target
+            age_days = (time.time() - target.stat().st_mtime) / 86400
+            if age_days < self.refresh_after_days:
+                return target
+            try:
+                return self._fetch(target_dir, target)
+            except RuntimeError as exc:
+                log(f"kept the {age_days:.0f}-day-old snapshot: refreshing it failed ({exc})")
+                return target
+        return self._fetch(target_dir, target)
+
+    def _fetch(self, target_dir: Path, target: Path) -> Path:
         has_env = os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")
         has_file = (Path.home() / ".kaggle" / "kaggle.json").exists()
         if not (has_env or has_file):
@@ -47,4 +62,5 @@ class KaggleSnapshot(ConfigurableResource):
             archive.unlink()
         else:
             plain.replace(target)
+        os.utime(target)  # the age that refresh_after_days counts is the download's, not Kaggle's Last-Modified
         return target

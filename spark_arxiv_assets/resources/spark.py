@@ -6,9 +6,17 @@ import os
 import sys
 
 from dagster_pyspark import LazyPySparkResource
+from dagster_pyspark.resources import spark_session_from_config
 
 
 LOOPBACK = "127.0.0.1"
+# Variables executors need to reach the artifact store. Their values are copied from the
+# driver's environment into `spark.executorEnv.*` when the session starts: never into Dagster's
+# run or resource config, which the UI shows and the instance stores.
+EXECUTOR_ENV_FROM_DRIVER = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                            "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "GOOGLE_APPLICATION_CREDENTIALS",
+                            "AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_CONNECTION_STRING",
+                            "SPARK_ARXIV_STORAGE_URI"]
 
 
 def driver_host() -> str:
@@ -39,13 +47,26 @@ def default_spark_config() -> dict[str, str]:
     }
 
 
-def make_spark_resource(overrides: dict[str, str] | None = None) -> LazyPySparkResource:
+class ArxivSparkResource(LazyPySparkResource):
+    """dagster-pyspark's lazy session; executors also get the named variables of the driver's
+    environment (by name in config, by value only inside the Spark session)."""
+
+    executor_env_from_driver: list[str] = EXECUTOR_ENV_FROM_DRIVER
+
+    def _init_session(self) -> None:
+        if self._spark_session is None:
+            inherited = {f"spark.executorEnv.{name}": os.environ[name]
+                         for name in self.executor_env_from_driver if os.environ.get(name)}
+            self._spark_session = spark_session_from_config({**inherited, **self.spark_config})
+
+
+def make_spark_resource(overrides: dict[str, str] | None = None) -> ArxivSparkResource:
     # `spark.pyspark.python` is read by spark-submit only; an in-process session takes the env var.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if driver_host() == LOOPBACK:
         # Without it Spark looks up the machine's external address (and logs that it will use it).
         os.environ.setdefault("SPARK_LOCAL_IP", LOOPBACK)
-    return LazyPySparkResource(spark_config={**default_spark_config(), **(overrides or {})})
+    return ArxivSparkResource(spark_config={**default_spark_config(), **(overrides or {})})
 
 
 def collect_tasks(spark_context, items: list, slices: int, task, label: str, log) -> list:

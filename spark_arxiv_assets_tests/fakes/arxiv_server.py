@@ -2,7 +2,8 @@
 
 Scripts are lists of responses served in order for `/pdf/<id>` (the last one repeats):
 "ok", "429", "503", "404", "html", "truncated_body" (Content-Length larger than the body),
-"no_eof" (a PDF cut short with a correct Content-Length).
+"no_eof" (a PDF cut short with a correct Content-Length), "no_length" (the body without a
+Content-Length, ended by closing the connection, as some proxies send it).
 """
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ class _Handler(FakeHandler):
             self.close_connection = True
         elif action == "no_eof":
             send_body(self, tiny_pdf(key)[:300], "application/pdf")
+        elif action == "no_length":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.end_headers()
+            self.wfile.write(fake.bodies.get(key) or tiny_pdf(f"paper {key}"))
+            self.close_connection = True
         else:
             send_body(self, fake.bodies.get(key) or tiny_pdf(f"paper {key}"), "application/pdf")
 
