@@ -44,7 +44,6 @@ class UpsertReport:
     new_versions: list[str] = field(default_factory=list)  # the version went up: the PDF is fetched again
     revived: list[str] = field(default_factory=list)  # removed before, listed again
     kept_month: list[str] = field(default_factory=list)  # offered another month, kept its first one
-    unchanged: int = 0
 
 
 @dataclass
@@ -179,8 +178,6 @@ def _merged(incoming: pd.DataFrame, existing: pd.DataFrame | None, source: str, 
             sources = [s for s in (old.get("sources") or "").split(SOURCE_SEPARATOR) if s]
             row["sources"] = SOURCE_SEPARATOR.join(sorted(set(sources) | {source}))
         row["last_seen"] = now
-        if row == {**old, "last_seen": now}:
-            report.unchanged += 1
         rows.append(row)
     return pd.DataFrame(rows, columns=CATALOG_COLUMNS), report
 
