@@ -16,7 +16,6 @@ import argparse
 import json
 import re
 import tempfile
-import time
 import traceback
 from dataclasses import replace
 from importlib import resources
@@ -38,12 +37,17 @@ from spark_arxiv_assets.resources.causal_lm import (
     write_base_model_file,
 )
 
+from spark_arxiv_assets.core.resource_usage import UsageMeter
+
 from .common import write_section
 
 MAX_LENGTH = 1024  # every example fits whole, so every variant trains on the same tokens
 NOTES = {
-    "cpu": "- TRL's fused LM head skips prompt positions only where Triton runs; on a CPU its fallback scores every "
-           "position and adds entropy and top-1 metrics. The asset uses the model's own loss there.",
+    "cpu": "- On a CPU the asset scores the answer tokens only (`answer_only_loss`: the LM head on answer positions, "
+           "the same loss as the model's own) and runs one example per forward pass, accumulating gradients to the "
+           "batch: no padding, no logits over the whole vocabulary for every prompt position. The plain loop pads a "
+           "batch and takes the model's loss over all positions; TRL's fallback does as well and adds entropy and "
+           "top-1 metrics.",
     "cuda": "- On CUDA the asset is TRL's SFTTrainer as it comes: its fused LM head (Triton) scores only the answer "
             "tokens, while the plain loop builds logits over the whole vocabulary for every position. Gradient "
             "checkpointing (default for 4-bit) trades time for memory; the QLoRA peak includes the fp32 copies of "
@@ -113,22 +117,22 @@ def plain_peft_loop(model_path: str, examples: list[dict], options: TrainingOpti
     if placement.on_cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
     losses = []
-    for batch in batches:
-        batch = {k: v.to(placement.device) for k, v in batch.items()}
-        with autocast:
-            loss = model(**batch, use_cache=False).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss))
-    if placement.on_cuda:
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - started
+    with UsageMeter() as meter:
+        for batch in batches:
+            batch = {k: v.to(placement.device) for k, v in batch.items()}
+            with autocast:
+                loss = model(**batch, use_cache=False).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss))
+        if placement.on_cuda:
+            torch.cuda.synchronize()
+        usage = meter.usage()
     tokens = int(sum(int(b["attention_mask"].sum()) for b in batches))
-    return {"seconds": seconds, "tokens": tokens, "tokens_per_second": tokens / seconds, "losses": losses,
-            "peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if placement.on_cuda else None}
+    return {"seconds": usage.seconds, "tokens": tokens, "tokens_per_second": tokens / usage.seconds, "losses": losses,
+            "peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if placement.on_cuda else usage.peak_process_mb}
 
 
 def _no_autocast():
@@ -156,7 +160,7 @@ def asset_training(model_path: str, examples: list[dict], options: TrainingOptio
         student_training.trainer_class = chosen
     return {**served, "seconds": report.seconds, "setup_seconds": report.setup_seconds, "tokens": report.tokens_seen,
             "tokens_per_second": report.tokens_per_second, "losses": [loss for _, loss in report.losses],
-            "peak_memory_mb": report.peak_memory_mb if report.device.startswith("cuda") else None,
+            "peak_memory_mb": report.peak_memory_mb,
             "quantization": report.quantization, "dtype": report.dtype, "device": report.device}
 
 
@@ -173,6 +177,26 @@ def serve_once(adapter: Path, model_path: str, device: str) -> dict:
     return {"served_on": str(model.device), "served_4bit_layers": layers, "served_answer": answer}
 
 
+def _variant(fn, model_path: str, examples: list[dict], device: str, kwargs: dict) -> dict:
+    """A warm-up step (first-use costs land on no variant), then the measured run."""
+    options = kwargs["options"]
+    warm = replace(options, max_steps=1)
+    fn(model_path, examples[:options.batch_size], warm, device,
+       **{k: v for k, v in kwargs.items() if k not in ("options", "serve_check")})
+    return fn(model_path, examples, options, device, **{k: v for k, v in kwargs.items() if k != "options"})
+
+
+def _isolated(fn, model_path: str, examples: list[dict], device: str, kwargs: dict) -> dict:
+    """Each variant in a fresh process, so its peak memory is its own and not what the variants
+    before it left in the process; on CUDA the GPU's peak counter already is."""
+    import multiprocessing
+
+    if device.startswith("cuda"):
+        return _variant(fn, model_path, examples, device, kwargs)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_variant, (fn, model_path, examples, device, kwargs))
+
+
 def run(model: str, device: str, steps: int, batch_size: int, random_weights: bool = False,
         tokenizer: str = "SmolLM2-135M-Instruct") -> dict:
     import torch
@@ -183,25 +207,20 @@ def run(model: str, device: str, steps: int, batch_size: int, random_weights: bo
                   else resolve_causal_lm(model))
     examples = raft_shaped_examples(steps * batch_size)  # one epoch: every variant sees the same rows once
     options = TrainingOptions(max_steps=steps, batch_size=batch_size, quantization="none", max_length=MAX_LENGTH)
-    warm = TrainingOptions(max_steps=1, batch_size=batch_size, quantization="none", max_length=MAX_LENGTH)
-    plain_peft_loop(model_path, examples[:batch_size], warm, device)  # first-use costs land on no variant
-    asset_training(model_path, examples[:batch_size], warm, device)
-    measure = {"plain PyTorch + PEFT loop": lambda: plain_peft_loop(model_path, examples, options, device),
-               "asset (train_lora)": lambda: asset_training(model_path, examples, options, device)}
+    measure = {"plain PyTorch + PEFT loop": (plain_peft_loop, {"options": options}),
+               "asset (train_lora)": (asset_training, {"options": options})}
     if placement.on_cuda:
         qlora = TrainingOptions(max_steps=steps, batch_size=batch_size, quantization="4bit", max_length=MAX_LENGTH)
-        measure["asset, QLoRA 4-bit NF4"] = lambda: asset_training(model_path, examples, qlora, device, serve_check=True)
+        measure["asset, QLoRA 4-bit NF4"] = (asset_training, {"options": qlora, "serve_check": True})
         # The same memory saving without quantization, to tell the two apart
-        checkpointed = replace(options, gradient_checkpointing=True)
-        measure["asset, 16-bit LoRA + gradient checkpointing"] = lambda: asset_training(model_path, examples, checkpointed,
-                                                                                         device)
+        measure["asset, 16-bit LoRA + gradient checkpointing"] = (
+            asset_training, {"options": replace(options, gradient_checkpointing=True)})
     else:
-        measure["TRL's default loss (fused LM head)"] = lambda: asset_training(model_path, examples, options, device,
-                                                                                trl_default_loss=True)
+        measure["TRL's default loss (fused LM head)"] = (asset_training, {"options": options, "trl_default_loss": True})
     variants = {}
-    for name, fn in measure.items():
+    for name, (fn, kwargs) in measure.items():
         try:
-            variants[name] = fn()
+            variants[name] = _isolated(fn, model_path, examples, device, kwargs)
         except Exception as error:  # noqa: BLE001 - a variant that fails is a result too (shown in the table)
             traceback.print_exc()
             variants[name] = {"error": f"{type(error).__name__}: {error}"[:300]}
@@ -231,7 +250,8 @@ def markdown(result: dict) -> str:
     return (f"## Student training throughput: {result['model']} on {where} ({result['dtype']})\n\n"
             f"{result['steps']} steps of {result['batch_size']} RAFT-shaped examples (question, 3 passages from the "
             "sample, a short cited answer), LoRA r=16 on all linear layers, one epoch for every variant, after a "
-            "warm-up step of each.\n\n| variant | tokens/s | × plain loop | s/step | peak GPU MB | loss first → last |\n"
+            "warm-up step of each.\n\n| variant | tokens/s | × plain loop | s/step | peak MB (GPU; on a CPU the process) "
+            "| loss first → last |\n"
             "| --- | --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n\n" + "\n".join(served))
 
 

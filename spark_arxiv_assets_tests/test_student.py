@@ -56,6 +56,46 @@ def test_lora_training_writes_a_peft_adapter_that_loads_and_generates(tiny_model
         model.generate(**inputs, max_new_tokens=2, do_sample=False, pad_token_id=tokenizer.pad_token_id)
 
 
+def test_the_answer_only_loss_is_the_models_own_loss_with_the_same_gradients(tiny_model_dir):
+    """The CPU trainer applies the LM head to answer positions only; on a fixed padded batch its
+    loss and its LoRA gradients equal the model's own (full-logits) loss, and a model whose logits
+    are more than its LM head falls back to that loss."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from spark_arxiv_assets.core.student_training import answer_only_loss
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    ids, labels = [], []
+    for row in prompt_completion_rows(EXAMPLES[:3]):
+        prompt = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, return_dict=True)["input_ids"]
+        full = tokenizer.apply_chat_template(row["prompt"] + row["completion"], return_dict=True)["input_ids"]
+        ids.append(full + [tokenizer.pad_token_id] * (3 * len(ids)))  # rows of different lengths, padded
+        labels.append([-100] * len(prompt) + full[len(prompt):] + [-100] * (3 * len(labels)))
+    width = max(map(len, ids))
+    batch = {"input_ids": torch.tensor([x + [tokenizer.pad_token_id] * (width - len(x)) for x in ids]),
+             "labels": torch.tensor([x + [-100] * (width - len(x)) for x in labels])}
+    batch["attention_mask"] = (batch["labels"] != -100).long() | (batch["input_ids"] != tokenizer.pad_token_id).long()
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM"))
+    answers = int((batch["labels"][:, 1:] != -100).sum())
+    gradients = []
+    for loss_of in (lambda: model(**batch, use_cache=False, num_items_in_batch=answers).loss,
+                    lambda: answer_only_loss(model, batch, answers)):
+        model.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        gradients.append((loss.item(), {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}))
+    (own, own_grads), (mine, my_grads) = gradients
+    assert abs(own - mine) < 1e-4 and own_grads.keys() == my_grads.keys()
+    assert all(torch.allclose(own_grads[k], my_grads[k], atol=1e-6) for k in own_grads)
+    assert abs(answer_only_loss(model, batch).item() - own) < 1e-4  # averaged when no count is given
+    model.get_base_model().config.final_logit_softcapping = 30.0
+    assert answer_only_loss(model, batch, answers) is None
+
+
 def test_qlora_4bit_trains_on_cpu_with_bitsandbytes(tiny_model_dir, tmp_path):
     report = train_lora(str(tiny_model_dir), EXAMPLES[:4], [], TrainingOptions(max_steps=2, batch_size=2, quantization="4bit"),
                         tmp_path, log=lambda _: None, device="cpu")

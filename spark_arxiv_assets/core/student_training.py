@@ -7,11 +7,12 @@ emulated bf16 made each step ≈17× slower on the machines we measured.
 from __future__ import annotations
 
 import json
-import resource
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from .resource_usage import UsageMeter
 
 
 @dataclass(frozen=True)
@@ -74,27 +75,74 @@ def prompt_completion_rows(examples: list[dict]) -> list[dict]:
     return [{"prompt": ex["messages"][:-1], "completion": ex["messages"][-1:]} for ex in examples]
 
 
+def answer_only_loss(model, inputs: dict, num_items_in_batch=None):
+    """The causal-LM loss with the LM head applied to the answer positions only. A RAFT prompt is
+    ~600 tokens and its answer ~40; logits over the 49,152-token vocabulary for every position (in
+    fp32, with their softmax and gradient) were the largest tensors of a step. Same value as the
+    model's own loss: cross-entropy of each position's next token where the label is not -100,
+    summed and divided by `num_items_in_batch` (the Trainer's count over the accumulated batch), or
+    averaged without it. None for a model whose logits are more than its LM head (soft-capped or
+    scaled): use the model's loss there."""
+    import torch.nn.functional as F
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = base.config.get_text_config() if hasattr(base.config, "get_text_config") else base.config
+    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+        return None
+    decoder, head = base.get_decoder(), base.get_output_embeddings()
+    if decoder is None or head is None:
+        return None
+    model_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "completion_mask", "assistant_masks")}
+    hidden = decoder(**model_inputs, use_cache=False).last_hidden_state
+    targets = inputs["labels"][:, 1:]
+    scored = targets != -100
+    logits = head(hidden[:, :-1][scored]).float()
+    loss = F.cross_entropy(logits, targets[scored], reduction="sum")
+    return loss / num_items_in_batch if num_items_in_batch is not None else loss / scored.sum().clamp(min=1)
+
+
 def trainer_class(on_cuda: bool):
-    """TRL's SFTTrainer; on the CPU with the model's own loss. TRL scores tokens through a fused, tiled LM
-    head that skips prompt positions only where Triton runs; its CPU fallback scores every position and
-    computes entropy and top-1 metrics as well, which made each step ≈1.3x slower here
-    (benchmarks/training_throughput.py)."""
+    """TRL's SFTTrainer; on the CPU with `answer_only_loss`. TRL scores tokens through a fused, tiled
+    LM head that skips prompt positions only where Triton runs; its CPU fallback scores every position
+    and computes entropy and top-1 metrics as well (≈1.3x slower here, benchmarks/training_throughput.py),
+    and the model's own loss builds logits for every position."""
     from transformers import Trainer
     from trl import SFTTrainer
 
     if on_cuda:
         return SFTTrainer
 
-    class ModelLossSFTTrainer(SFTTrainer):
+    class AnswerLossSFTTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            return Trainer.compute_loss(self, model, {**inputs, "use_cache": False}, return_outputs, num_items_in_batch)
+            loss = answer_only_loss(model, inputs, num_items_in_batch)
+            if loss is None:
+                return Trainer.compute_loss(self, model, {**inputs, "use_cache": False}, return_outputs,
+                                            num_items_in_batch)
+            return (loss, {"loss": loss}) if return_outputs else loss  # the evaluation needs the loss only
 
-    return ModelLossSFTTrainer
+    return AnswerLossSFTTrainer
+
+
+def micro_batching(options: TrainingOptions, on_cuda: bool) -> tuple[int, int]:
+    """(examples per forward pass, passes per optimizer step). On the CPU every example is its own
+    micro-batch and gradients accumulate to `batch_size`: no padding, and a quarter of the
+    activations of a batch of 4 (on the demo's RAFT rows: peak 3.0 GB instead of 9.2 GB, and
+    faster). A GPU wants whole batches."""
+    if on_cuda:
+        return options.batch_size, options.gradient_accumulation
+    return 1, options.batch_size * options.gradient_accumulation
 
 
 def train_lora(model_path: str, train: list[dict], evaluation: list[dict], options: TrainingOptions, output_dir: Path,
                log: Callable[[str], None] = print, device: str = "auto") -> TrainingReport:
-    """Trains and saves a PEFT adapter (+ tokenizer, config, log) into `output_dir`."""
+    """Trains and saves a PEFT adapter (+ tokenizer, config, log) into `output_dir`; its report's peak
+    memory is the training's own (GPU, or this process's resident memory), not the process's before."""
+    with UsageMeter() as meter:
+        return _train_lora(model_path, train, evaluation, options, output_dir, log, device, meter)
+
+
+def _train_lora(model_path: str, train: list[dict], evaluation: list[dict], options: TrainingOptions,
+                output_dir: Path, log: Callable[[str], None], device: str, meter: UsageMeter) -> TrainingReport:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -123,10 +171,11 @@ def train_lora(model_path: str, train: list[dict], evaluation: list[dict], optio
                 eta = elapsed / max(1, state.global_step) * (state.max_steps - state.global_step)
                 log(f"training: step {state.global_step}/{state.max_steps}, loss {logs['loss']:.4f}, ETA {eta:.0f}s")
 
+    micro_batch, accumulation = micro_batching(options, placement.on_cuda)
     config = SFTConfig(
         output_dir=str(output_dir / "checkpoints"), num_train_epochs=options.epochs, max_steps=options.max_steps,
-        per_device_train_batch_size=options.batch_size, per_device_eval_batch_size=options.batch_size,
-        gradient_accumulation_steps=options.gradient_accumulation, learning_rate=options.learning_rate,
+        per_device_train_batch_size=micro_batch, per_device_eval_batch_size=options.batch_size,
+        gradient_accumulation_steps=accumulation, learning_rate=options.learning_rate,
         lr_scheduler_type="cosine", warmup_steps=0, logging_steps=1, save_strategy="no", report_to="none",
         eval_strategy="no", max_length=options.max_length, packing=False, completion_only_loss=True,
         gradient_checkpointing=checkpointing, use_cpu=not placement.on_cuda, dataloader_pin_memory=placement.on_cuda,
@@ -147,8 +196,8 @@ def train_lora(model_path: str, train: list[dict], evaluation: list[dict], optio
     eval_loss = float(trainer.evaluate()["eval_loss"]) if evaluation else None
     tokens_per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     tokens_seen = int(tokens_per_epoch * trainer.state.epoch)
-    peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if placement.on_cuda
-               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    usage = meter.usage()
+    peak_mb = usage.peak_gpu_mb if placement.on_cuda and usage.peak_gpu_mb is not None else usage.peak_process_mb
 
     trainer.model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
