@@ -14,6 +14,7 @@ from ..io_managers.paper_tables import PaperRows
 from ..resources.models import EmbeddingModel
 from ..resources.spark_chunking import run_chunking
 from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata
+from .usage import reports_usage
 
 FIGURES_SHOWN = 4  # thumbnails in the metadata: enough to see that figures were cropped, not a catalogue
 
@@ -33,6 +34,7 @@ class ChunksConfig(Config):
                                    description="Ids are unique, sizes fit the embedding model, every paper "
                                                "with text has chunks, and every chunk of a paper with "
                                                "headings has a section path.")])
+@reports_usage
 def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pages: pd.DataFrame,
                  quarantined_papers: pd.DataFrame, arxiv_metadata: pd.DataFrame, embedder: EmbeddingModel,
                  pyspark: LazyPySparkResource, page_files_io_manager: ResourceParam[PageFilesIOManager]):

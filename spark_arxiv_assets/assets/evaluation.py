@@ -22,6 +22,7 @@ from ..resources.causal_lm import load_student
 from ..resources.models import EmbeddingModel
 from ..resources.storage import ArtifactStorage
 from ..resources.teacher import TeacherResource
+from .usage import reports_usage
 
 
 class EvaluationConfig(Config):
@@ -44,6 +45,7 @@ def _fixed_questions(path: str | None) -> list[EvalItem]:
 
 
 @asset(group_name="student", io_manager_key="parquet_io_manager", kinds={"pytorch"})
+@reports_usage
 def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_dataset: pd.DataFrame,
                    chunk_index: ChunkIndex, student_adapter: Path, embedder: EmbeddingModel,
                    storage: ArtifactStorage, teacher: TeacherResource) -> Output[pd.DataFrame]:

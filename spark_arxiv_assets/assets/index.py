@@ -12,6 +12,7 @@ from ..io_managers.index_store import ChunkIndexIOManager
 from ..resources.models import EmbeddingModel
 from ..resources.spark_embedding import encode_with_spark
 from .partitions import FOLLOWS_NEW_PARTITIONS, SPARK_POOL
+from .usage import reports_usage
 
 
 class IndexConfig(Config):
@@ -26,6 +27,7 @@ class IndexConfig(Config):
 
 @asset(group_name="index", io_manager_key="chunk_index_io_manager", kinds={"faiss"},
        automation_condition=FOLLOWS_NEW_PARTITIONS, pool=SPARK_POOL)
+@reports_usage
 def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunks: pd.DataFrame,
                 embedder: EmbeddingModel, pyspark: LazyPySparkResource,
                 chunk_index_io_manager: ResourceParam[ChunkIndexIOManager]) -> Output[ChunkIndex]:

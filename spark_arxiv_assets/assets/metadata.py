@@ -18,6 +18,7 @@ from ..io_managers.paper_tables import CatalogIOManager, paper_catalog
 from ..resources.kaggle import KaggleSnapshot
 from ..settings import data_dir, sample_dir
 from .partitions import MONTHS, ONE_RUN, add_month_metadata
+from .usage import reports_usage
 
 
 class MetadataConfig(Config):
@@ -85,6 +86,7 @@ def _files_gone(catalog: PaperCatalog, folder: Path, months: list[str]) -> list[
        partitions_def=MONTHS, backfill_policy=ONE_RUN,
        check_specs=[AssetCheckSpec("metadata_ids_unique_and_titled", asset="arxiv_metadata",
                                    description="Paper ids are unique and every row has a title.")])
+@reports_usage
 def arxiv_metadata(context: AssetExecutionContext, config: MetadataConfig, kaggle: KaggleSnapshot,
                    catalog_io_manager: ResourceParam[CatalogIOManager]):
     """Adds the papers a source lists for the run's months to the paper catalog (the sample, a

@@ -17,6 +17,7 @@ from ..io_managers.page_files import PageFilesIOManager
 from ..io_managers.paper_tables import PaperRows, paper_catalog
 from ..resources.spark_extraction import page_summary, run_extraction
 from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata
+from .usage import reports_usage
 
 MANIFEST_COLUMNS = ["paper_id", "month", "pdf_sha256", "extractor", "pages_file", "n_pages", "n_chars",
                     "ocr_pages", "empty_pages", "numbered_without_gaps", "extracted_now"]
@@ -75,6 +76,7 @@ def _reused_summary(store: PageFilesIOManager, paper_id: str, month: str, sha: s
                                 description="Every quarantined paper has a reason, and no more than "
                                             "max_quarantined_share of the papers is quarantined.")],
 )
+@reports_usage
 def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs: pd.DataFrame,
                 pyspark: LazyPySparkResource, page_files_io_manager: ResourceParam[PageFilesIOManager]):
     """Extracts only papers whose (id, PDF sha256, extraction options) has no pages file yet; a
@@ -162,11 +164,15 @@ def paper_pages(context: AssetExecutionContext, config: PagesConfig, arxiv_pdfs:
 
 def prune_page_files(store: PageFilesIOManager, months: list[str], started_at: float) -> int:
     """After the table is written: page files of papers the catalog removed, and files a newer
-    file of the same paper replaced, unless the published index still shows their figures."""
+    file of the same paper replaced, unless the published index still shows their figures. Only
+    months that hold papers are listed (a backfill covers ≈425, most of them empty)."""
     table = store.load_months("paper_pages", months)
-    removed = paper_catalog(store.base_uri).papers(months, include_removed=True).query("removed")["paper_id"]
-    in_index = published_page_files(store.base_uri)
-    return sum(store.remove_unreferenced_files(month, table, set(removed), in_index, started_at) for month in months)
+    catalog = paper_catalog(store.base_uri).papers(months, include_removed=True)
+    held = set(catalog["month"]) | (set(table["month"]) if table is not None else set())
+    if not held:
+        return 0
+    removed, in_index = set(catalog.loc[catalog["removed"], "paper_id"]), published_page_files(store.base_uri)
+    return sum(store.remove_unreferenced_files(month, table, removed, in_index, started_at) for month in sorted(held))
 
 
 def _text_check(manifest: pd.DataFrame) -> AssetCheckResult:

@@ -17,6 +17,7 @@ from ..io_managers.uris import children
 from ..resources.storage import ArtifactStorage
 from ..settings import data_dir
 from .partitions import MONTHS, ONE_RUN, add_month_metadata
+from .usage import reports_usage
 
 PDF_COLUMNS = ["paper_id", "month", "version", "pdf_path", "status", "error", "n_bytes", "sha256", "attempts"]
 
@@ -106,6 +107,7 @@ def locate_pdf(paper, config: PdfsConfig, arxiv: ArxivClient, download_dir: Path
        partitions_def=MONTHS, backfill_policy=ONE_RUN,
        check_specs=[AssetCheckSpec("every_paper_has_pdf_or_reason", asset="arxiv_pdfs",
                                    description="Every selected paper has a PDF or a recorded failure reason.")])
+@reports_usage
 def arxiv_pdfs(context: AssetExecutionContext, config: PdfsConfig, arxiv_metadata: pd.DataFrame, arxiv: ArxivClient,
                storage: ArtifactStorage):
     """Downloads (politely, resumably) or locates each paper's PDF; failures are rows, not crashes.

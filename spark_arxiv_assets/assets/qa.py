@@ -21,8 +21,9 @@ from ..io_managers.atomic import atomic_write
 from ..io_managers.paper_tables import PaperRows
 from ..resources.models import EmbeddingModel
 from ..resources.storage import ArtifactStorage
-from ..resources.teacher import TeacherResource
+from ..resources.teacher import TeacherResource, release_local_models
 from .partitions import FOLLOWS_NEW_PARTITIONS, MONTHS, ONE_RUN, add_month_metadata
+from .usage import reports_usage
 
 QA_COLUMNS = ["question", "answer", "kind", "context", "title", "paper_id", "chunk_id", "page_start", "page_end",
               "grounding", "source_rank", "split", "paper_family", "teacher", "prompt_version",
@@ -79,6 +80,7 @@ _FOLLOWS_ITS_MONTH = AutomationCondition.eager().without(AutomationCondition.in_
 
 @asset(group_name="qa", io_manager_key="paper_table_io_manager", kinds={"llm", "deltalake"},
        partitions_def=MONTHS, backfill_policy=ONE_RUN, automation_condition=_FOLLOWS_ITS_MONTH)
+@reports_usage
 def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks: pd.DataFrame,
              teacher: TeacherResource, storage: ArtifactStorage):
     """Sends the teacher only requests not in its reply cache (keyed by chunk, prompt and every
@@ -88,8 +90,11 @@ def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks
     if config.max_chunks is not None:
         chunks = spread_over_papers(chunks, config.max_chunks, config.sample_seed)
     cache = ReplyCache(storage.path("qa", "teacher_cache"))
-    pairs, stats = generate_pairs(chunks, backend, cache, config.strategy, config.questions_per_chunk,
-                                  config.generation_batch, context.log.info)
+    try:
+        pairs, stats = generate_pairs(chunks, backend, cache, config.strategy, config.questions_per_chunk,
+                                      config.generation_batch, context.log.info)
+    finally:
+        release_local_models()  # the next stages (embedding, training) need the memory
     pairs["month"] = pairs["paper_id"].map(dict(zip(paper_chunks["paper_id"], paper_chunks["month"])))
     pairs["teacher"], pairs["prompt_version"] = backend.identity, PROMPT_VERSION
     add_month_metadata(context, "qa_pairs", pairs, lambda m: {"month_pairs": len(m)})
@@ -113,6 +118,7 @@ def qa_pairs(context: AssetExecutionContext, config: QaPairsConfig, paper_chunks
 
 @asset(group_name="qa", io_manager_key="parquet_io_manager", kinds={"llm"},
        automation_condition=FOLLOWS_NEW_PARTITIONS)
+@reports_usage
 def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.DataFrame, chunk_index: ChunkIndex,
                embedder: EmbeddingModel, storage: ArtifactStorage) -> Output[pd.DataFrame]:
     """Filters every month's pairs (grounding, duplicates, relevance, and a round trip through the

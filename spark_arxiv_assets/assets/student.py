@@ -14,6 +14,7 @@ from ..io_managers.model_dir import LINEAGE_FILE, current_adapter_version
 from ..resources.causal_lm import load_student, resolve_causal_lm, write_base_model_file
 from ..resources.storage import ArtifactStorage
 from ..settings import data_dir
+from .usage import reports_usage
 
 
 class StudentConfig(Config):
@@ -40,6 +41,7 @@ def _examples(frame: pd.DataFrame) -> list[dict]:
 
 
 @asset(group_name="student", io_manager_key="model_dir_io_manager", kinds={"pytorch"})
+@reports_usage
 def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_dataset: pd.DataFrame,
                     storage: ArtifactStorage) -> Output[Path]:
     """A standard PEFT adapter directory, loadable with `PeftModel.from_pretrained`, with a

@@ -80,6 +80,11 @@ def load_teacher_model(name_or_path: str, device: str):
     return model, tokenizer
 
 
+def release_local_models() -> None:
+    """Frees the cached local teacher models (hundreds of MB each) once a stage is done with them."""
+    load_teacher_model.cache_clear()
+
+
 class LocalTransformersTeacher:
     def __init__(self, model: str, device: str, batch_size: int, max_new_tokens: int, temperature: float) -> None:
         self.model_name, self.device, self.batch_size = model, device, batch_size
