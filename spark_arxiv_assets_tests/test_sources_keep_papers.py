@@ -94,9 +94,9 @@ def test_two_runs_of_one_month_at_once_lose_nothing(two_sources):
     outcomes: list[bool] = []
 
     def run(request: RunRequest) -> None:
-        instance = DagsterInstance.ephemeral()  # its own event log: an in-memory one is not shared by threads
-        together.wait()
-        outcomes.append(_run(two_sources, request, instance))
+        with DagsterInstance.ephemeral() as instance:  # its own event log, closed in the thread that opened it
+            together.wait()
+            outcomes.append(_run(two_sources, request, instance))
 
     threads = [threading.Thread(target=run, args=(request,)) for request in requests]
     for thread in threads:
