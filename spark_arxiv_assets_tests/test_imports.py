@@ -36,3 +36,15 @@ def test_definitions_load():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"arxiv_metadata", "arxiv_pdfs", "paper_pages", "quarantined_papers", "paper_chunks"} <= keys
     defs.resolve_job_def("materialize_everything")
+
+
+def test_the_commands_start_without_an_unused_librarys_warnings():
+    """`query`, `chat` and `demo` import PEFT (and so bitsandbytes) without quantizing anything:
+    bitsandbytes' missing-kernel warning must not greet their users."""
+    import subprocess
+    import sys
+
+    imports = "import spark_arxiv_assets.cli, spark_arxiv_assets.app.ui, spark_arxiv_assets.resources.causal_lm, peft"
+    started = subprocess.run([sys.executable, "-c", imports], capture_output=True, text=True, timeout=300)
+    assert started.returncode == 0, started.stderr
+    assert "gemm_4bit" not in started.stderr and "Failed to load" not in started.stderr, started.stderr
