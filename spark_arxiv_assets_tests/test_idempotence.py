@@ -24,6 +24,8 @@ def test_second_identical_run_redoes_nothing_and_changes_no_id(data_dir, tiny_mo
         resources = {**build_resources(), "teacher": TeacherResource(backend="openai", base_url=teacher.base_url,
                                                                      model="mistral-7b-instruct", max_concurrency=2)}
         first = run_months([*all_assets, *all_checks], SAMPLE_MONTH, resources=resources, run_config=run_config)
+        from pyspark import SparkContext
+        assert SparkContext._gateway is None  # Spark's JVM left before the models loaded, and stayed away
         requests_after_first = len(teacher.requests)
         second = run_months([*all_assets, *all_checks], SAMPLE_MONTH, resources=resources, run_config=run_config)
         assert first.success and second.success

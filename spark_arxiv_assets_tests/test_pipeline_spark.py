@@ -32,8 +32,11 @@ def metadata_of(result, key):
 
 
 def test_sample_corpus_end_to_end_then_incremental(data_dir):
+    from pyspark import SparkContext
+
     result, failed = run()
     assert failed == []
+    assert SparkContext._gateway is not None  # no model follows in this run: Spark stays up for the next
     pages_frame = pages_of(result)
     quarantine = table(result, "paper_pages", "quarantined_papers")
     chunk_frame = table(result, "paper_chunks")

@@ -3,16 +3,18 @@ import numpy as np
 import pandas as pd
 from dagster import (AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, ResourceParam, asset,
                      asset_check)
-from dagster_pyspark import LazyPySparkResource
 
 from ..core.chunk_index import ChunkIndex, IndexOptions, update_chunk_index
 from ..core.embeddings import encode_texts
 from ..core.progress import Progress
 from ..io_managers.index_store import ChunkIndexIOManager
 from ..resources.models import EmbeddingModel
+from ..resources.spark import ArxivSparkResource
 from ..resources.spark_embedding import encode_with_spark
 from .partitions import FOLLOWS_NEW_PARTITIONS, SPARK_POOL
 from .usage import reports_usage
+
+MODEL_ASSETS = {"qa_pairs", "student_adapter", "rag_evaluation"}
 
 
 class IndexConfig(Config):
@@ -29,7 +31,7 @@ class IndexConfig(Config):
        automation_condition=FOLLOWS_NEW_PARTITIONS, pool=SPARK_POOL)
 @reports_usage
 def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunks: pd.DataFrame,
-                embedder: EmbeddingModel, pyspark: LazyPySparkResource,
+                embedder: EmbeddingModel, pyspark: ArxivSparkResource,
                 chunk_index_io_manager: ResourceParam[ChunkIndexIOManager]) -> Output[ChunkIndex]:
     """Embeds only chunks the previous index lacks, removes vanished ones, rebuilds BM25, and
     gives kept chunks their current pages, section and figure. The previous index comes from this
@@ -53,6 +55,8 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
 
     options = IndexOptions(config.kind, config.ivf_threshold, config.nlist, config.nprobe, config.retrain_growth)
     index, stats = update_chunk_index(previous, paper_chunks, embed, options, embedder.model)
+    if _models_follow(context):
+        pyspark.stop_session()  # the last Spark asset: its JVM and workers would sit beside the models
     index.manifest["based_on"] = based_on  # published only if no other run published since (compare-and-swap)
     context.log.info(f"index: +{stats.added} -{stats.removed} ={stats.kept} ({index.dense.kind}, {index.size} vectors; "
                      f"dense index: {stats.rebuild_reason or 'updated in place'})")
@@ -75,6 +79,12 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
         "bm25_documents": int(len(index.lexical.ids)),
         "papers": MetadataValue.int(int(index.chunks["paper_id"].nunique())),
     })
+
+
+def _models_follow(context: AssetExecutionContext) -> bool:
+    """Whether this run goes on to assets that load language models (in the same process when
+    the executor is in-process, as in `arxiv-assets demo`)."""
+    return any(key.to_user_string() in MODEL_ASSETS for key in context.job_def.asset_layer.selected_asset_keys)
 
 
 @asset_check(asset=chunk_index, additional_ins={"paper_chunks": AssetIn("paper_chunks")},
