@@ -23,7 +23,7 @@ class StudentConfig(Config):
     quantization: str = "auto"  # auto: 4-bit NF4 (QLoRA) on CUDA, full precision on CPU | none | 4bit
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_dropout: float = TrainingOptions.lora_dropout
     epochs: float = 3.0
     max_steps: int = -1
     learning_rate: float = 2e-4

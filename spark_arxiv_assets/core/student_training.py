@@ -19,7 +19,7 @@ from .resource_usage import UsageMeter
 class TrainingOptions:
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_dropout: float = 0.0  # 0.05 cost 20 % of CPU speed and 0.5 GB at the same losses (README)
     target_modules: str = "all-linear"
     epochs: float = 3.0
     max_steps: int = -1  # > 0 overrides epochs
