@@ -22,3 +22,28 @@ def test_replies_come_back_in_conversation_order_whatever_the_batching():
     assert finished == [2, 1]  # each batch reports its replies as it ends: what the evaluation's progress counts
     assert [g.text for g in batched] == [g.text for g in alone]
     assert len({g.text for g in alone}) == 3  # three different replies, so a mix-up would show
+
+
+def test_a_merged_adapter_answers_as_the_unmerged_one_and_leaves_the_base_as_it_was(tiny_model_dir):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from spark_arxiv_assets.core.generation import lora_merged
+
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM"))
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    conversations = [[{"role": "user", "content": f"{LONG_PASSAGE}\nWhat value of k?"}],
+                     [{"role": "user", "content": "What is 2 + 2?"}]]
+    base_weights = {k: v.clone() for k, v in model.get_base_model().state_dict().items() if "lora_" not in k}
+    with model.disable_adapter():
+        base = [g.text for g in generate_chat(model, tokenizer, conversations, max_new_tokens=16)]
+    unmerged = [g.text for g in generate_chat(model, tokenizer, conversations, max_new_tokens=16)]
+    with lora_merged(model):
+        merged = [g.text for g in generate_chat(model, tokenizer, conversations, max_new_tokens=16)]
+    assert merged == unmerged != base  # the adapter changes answers, merging does not
+    after = model.get_base_model().state_dict()
+    assert all(torch.allclose(after[k], w, atol=1e-6) for k, w in base_weights.items())

@@ -1,6 +1,5 @@
 """`rag_evaluation`: did fine-tuning help? Base vs tuned, with and without retrieval."""
 import json
-from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, Me
 
 from ..core.chunk_index import ChunkIndex
 from ..core.embeddings import encode_texts
-from ..core.generation import generate_chat
+from ..core.generation import generate_chat, lora_merged
 from ..core.plots import grouped_bars
 from ..core.previews import markdown_table
 from ..core.progress import Progress
@@ -70,7 +69,7 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
 
     def run(conversations, use_adapter: bool) -> list[str]:
         # Greedy with the chat's loop guard: what a chat user gets at temperature 0
-        with nullcontext() if use_adapter else model.disable_adapter():
+        with lora_merged(model) if use_adapter else model.disable_adapter():
             outputs = generate_chat(model, tokenizer, conversations, config.batch_size, config.max_new_tokens,
                                     loop_guard=True, on_batch=progress.advance)
         return [o.text for o in outputs]
