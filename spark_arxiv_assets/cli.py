@@ -32,8 +32,20 @@ def run_demo(args: argparse.Namespace) -> int:
                                 raise_on_error=False, run_config=run_config)
     seconds = time.perf_counter() - started
     lines, status = demo_report(result, seconds)
-    print("\n" + "\n".join(lines))
+    print("\n" + "\n".join([served_line(), *lines]))
     return status
+
+
+def served_line() -> str:
+    """Which model the chat serves after the run, and the evaluation's reason."""
+    from .io_managers.model_dir import served_decision
+
+    decided = served_decision(storage_uri())
+    if decided is None:
+        return "Chat model: the base model (no evaluation has promoted an adapter)."
+    served = f"adapter {decided['served']}" if decided["served"] else "the base model"
+    verdict = "promoted" if decided["decision"]["promoted"] else "the new adapter was not promoted"
+    return f"Chat model: {served} ({verdict}: {decided['decision']['reason']})."
 
 
 def demo_report(result, seconds: float) -> tuple[list[str], int]:

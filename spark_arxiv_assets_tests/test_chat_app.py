@@ -60,7 +60,7 @@ def test_answers_with_citations_from_the_index_alone(chat_server):
     answer, sources, status = ask(url, "How long does OCR take per page on two CPU cores?")
     assert "Sources: [1] [0001.00003] Recovering Text from Scanned Preprints" in answer
     assert "https://arxiv.org/abs/0001.00003" in sources and "p. " in sources
-    assert "no fine-tuned adapter yet" in status
+    assert "no adapter promoted yet" in status
 
 
 def test_new_index_version_is_picked_up_without_restart(chat_server):
@@ -255,10 +255,14 @@ def _publish_adapter(work) -> str:
         lambda d: [(d / f.name).write_bytes(f.read_bytes()) for f in work.iterdir()]).name
 
 
-def test_an_adapter_published_after_start_is_chosen_by_fine_tuned(chat_server, tmp_path):
-    """The model choice is not frozen at start-up: "fine-tuned" answers with the base until an
-    adapter is published, then with the adapter; "base" still switches it off."""
+def test_an_adapter_is_served_once_promoted_not_once_published(chat_server, tmp_path):
+    """The model choice is not frozen at start-up: "fine-tuned" answers with the base while the
+    newest adapter is only published, and with the adapter once an evaluation has promoted it (the
+    status says why); "base" still switches it off."""
     from gradio_client import Client
+
+    from spark_arxiv_assets.io_managers.model_dir import record_served
+    from spark_arxiv_assets.settings import storage_uri
 
     from spark_arxiv_assets.app.ui import build_app, serve
 
@@ -276,10 +280,17 @@ def test_an_adapter_published_after_start_is_chosen_by_fine_tuned(chat_server, t
     try:
         if not engine.has_adapter:
             status = status_for("fine-tuned")
-            assert "no fine-tuned adapter yet" in status and "Answered by the base model." in status
+            assert "no adapter promoted yet" in status and "Answered by the base model." in status
         version = _publish_adapter(tmp_path / "adapter")
         status = status_for("fine-tuned")
-        assert f"adapter {version}" in status and f"Answered by the fine-tuned adapter {version}." in status
+        assert "Answered by the base model." in status and f"adapter {version}" not in status  # published only
+        record_served(storage_uri(), None, {"promoted": False, "reason": "-0.050 token F1 over base model"})
+        status = status_for("fine-tuned")
+        assert "last candidate not promoted: -0.050 token F1" in status and "Answered by the base model." in status
+        record_served(storage_uri(), version, {"promoted": True, "reason": "+0.064 token F1 over base model"})
+        status = status_for("fine-tuned")
+        assert f"adapter {version} (promoted: +0.064 token F1" in status
+        assert f"Answered by the fine-tuned adapter {version}." in status
         assert engine.has_adapter and hasattr(engine.model, "disable_adapter")  # a PeftModel on its base
         assert "Answered by the base model." in status_for("base")
     finally:

@@ -19,13 +19,13 @@ QUESTION = "What value of k did reciprocal rank fusion use?"
 
 def _publish_changing_adapter(work) -> str:
     """A LoRA adapter with random weights (so its answers differ from its base's), published as
-    the student_adapter IO manager publishes one."""
+    the student_adapter IO manager publishes one and promoted as an evaluation would."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     from spark_arxiv_assets.io_managers.atomic import VersionedDir
-    from spark_arxiv_assets.io_managers.model_dir import adapter_root
+    from spark_arxiv_assets.io_managers.model_dir import adapter_root, record_served
     from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm, write_base_model_file
     from spark_arxiv_assets.settings import storage_uri
 
@@ -35,8 +35,10 @@ def _publish_changing_adapter(work) -> str:
                         task_type="CAUSAL_LM")
     get_peft_model(base, config).save_pretrained(work)
     write_base_model_file(work, "SmolLM2-135M-Instruct")
-    return VersionedDir(adapter_root(storage_uri())).write(
+    version = VersionedDir(adapter_root(storage_uri())).write(
         lambda d: [(d / f.name).write_bytes(f.read_bytes()) for f in work.iterdir()]).name
+    record_served(storage_uri(), version, {"promoted": True, "reason": "promoted by the test"})
+    return version
 
 
 @pytest.fixture(scope="module")

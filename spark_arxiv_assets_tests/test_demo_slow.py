@@ -36,6 +36,9 @@ def test_demo_command_materializes_everything_then_the_adapter_generates(data_di
     assert main(["demo", "-c", _small_config(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "materialized rag_evaluation" in printed and "Success in" in printed and "make chat" in printed
+    # the evaluation decided which model the chat serves, and the demo says which and why
+    decided = json.loads((data_dir / "models" / "final_adapter" / "served.json").read_text())
+    assert "Chat model: " in printed and decided["decision"]["reason"] in printed
     assert (tmp_path / "dagster_home").is_dir()
     assert_adapter_generates(data_dir / "models" / "final_adapter" / "current")
     summary = json.loads((data_dir / "evaluation" / "summary.json").read_text())

@@ -19,7 +19,7 @@ from ..core.rag_prompt import answer_messages
 from ..core.retrieval import Hit, Retriever
 from ..io_managers.atomic import VersionedDir
 from ..io_managers.index_store import index_root, load_latest_index
-from ..io_managers.model_dir import adapter_root, latest_adapter
+from ..io_managers.model_dir import served_adapter, served_adapter_version, served_decision
 from ..io_managers.page_files import page_files_root, read_figure
 from ..resources.causal_lm import choose_placement, load_student
 from ..resources.models import load_sentence_transformer
@@ -106,12 +106,13 @@ class ChatEngine:
         self.retriever: Retriever | None = None
         self.model = self.tokenizer = None
         self.has_adapter = False
+        self.promotion: dict | None = None  # the last promotion decision, shown in the status line
         self.reload_note = ""
         self.refresh()
 
     def _current_versions(self) -> Versions:
         return Versions(VersionedDir(index_root(self.base_uri)).current_version_id(),
-                        VersionedDir(adapter_root(self.base_uri)).current_version_id())
+                        served_adapter_version(self.base_uri))
 
     def refresh(self) -> bool:
         """Loads whatever changed since the last request; True when something was reloaded."""
@@ -120,6 +121,7 @@ class ChatEngine:
 
     def _refresh_locked(self) -> bool:
         latest = self._current_versions()
+        self.promotion = (served_decision(self.base_uri) or {}).get("decision")
         if latest == self.versions and self.model is not None:
             self.reload_note = ""  # shown only with the answer that followed a reload
             return False
@@ -136,13 +138,18 @@ class ChatEngine:
         self.retriever = latest_retriever(choose_placement(self.device, "none").device, self.base_uri)
 
     def _load_model(self) -> None:
-        adapter = latest_adapter(self.base_uri)
+        adapter = served_adapter(self.base_uri)  # promoted by an evaluation, not merely the newest
         self.model, self.tokenizer = load_student(adapter, self.base_model_override, self.device)
         self.has_adapter = adapter is not None
 
     def status(self) -> str:
         index = self.retriever.index if self.retriever else None
-        adapter = f"adapter {self.versions.adapter}" if self.has_adapter else "no fine-tuned adapter yet (base model)"
+        adapter = f"adapter {self.versions.adapter}" if self.has_adapter else "base model"
+        if self.promotion:  # why this model: the last evaluation's decision
+            adapter += f" ({'promoted' if self.promotion['promoted'] else 'last candidate not promoted'}: " \
+                       f"{self.promotion['reason']})"
+        elif not self.has_adapter:
+            adapter += " (no adapter promoted yet)"
         size = f"{index.size} chunks from {index.chunks['paper_id'].nunique()} papers" if index is not None else "no index"
         return f"Index {self.versions.index} ({size}); {adapter}. {self.reload_note}".strip()
 

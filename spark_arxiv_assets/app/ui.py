@@ -71,9 +71,10 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
             k = gr.Slider(1, 10, value=3, step=1, label="passages (k)")
             mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="retrieval")
             temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.1, label="temperature")
-            # Offered even before an adapter exists: one published later is used from the next question on.
+            # Offered even before an adapter is served: one promoted later is used from the next question on.
             model_choice = gr.Radio(["fine-tuned", "base"], value="fine-tuned",
-                                    label="model: the fine-tuned adapter (once one is published) or its base")
+                                    label="model: the fine-tuned adapter an evaluation promoted (else its base) "
+                                          "or the base")
         question.submit(respond, [question, chatbot, k, mode, temperature, model_choice], [chatbot, sources, status],
                         api_name="ask").then(lambda: "", None, question)
     return app

@@ -1,6 +1,7 @@
 """`student_adapter`: LoRA (CPU) or QLoRA (CUDA) fine-tuning of the student on the train split."""
 import json
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Optional
 
@@ -65,7 +66,7 @@ def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_da
     write_base_model_file(staging, config.base_model)
     families = train_rows["paper_family"] if "paper_family" in train_rows else train_rows["paper_id"]
     (staging / LINEAGE_FILE).write_text(json.dumps({
-        "based_on": based_on, "training_papers": sorted(set(train_rows["paper_id"])),
+        "adapter_id": uuid.uuid4().hex, "based_on": based_on, "training_papers": sorted(set(train_rows["paper_id"])),
         "training_families": sorted(set(families)), "train_examples": len(train)}, indent=1))
     if config.merge and report.quantization == "none":
         merge_adapter(base, staging, staging / "merged")

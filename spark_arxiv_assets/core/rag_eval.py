@@ -44,7 +44,7 @@ def overlap_sentence(question: str, passages: list[str]) -> str:
     return max(candidates, key=lambda sentence: token_f1(sentence, question), default="")
 
 
-def variant_name(model: str, prompt: str) -> str:
+def variant_name(model: str, prompt: str) -> str:  # "base", "base + RAG", "base + RAG, answer removed"
     return {CLOSED_BOOK: model, ANSWERABLE: f"{model} + RAG", REMOVED: f"{model} + RAG, answer removed"}[prompt]
 
 
@@ -61,20 +61,22 @@ def _retrieval_hit(hits: list[Hit], item: EvalItem) -> bool:
 
 def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[str, Callable[[list[list[dict]]], list[str]]],
                  embed: Callable[[list[str]], np.ndarray], k: int = 3,
-                 judge: Callable[[list[list[dict]]], list[str | None]] | None = None) -> pd.DataFrame:
+                 judge: Callable[[list[list[dict]]], list[str | None]] | None = None,
+                 variants: list[tuple[str, str]] = VARIANTS, no_model_row: bool = True) -> pd.DataFrame:
     """One row per (item, variant): the answer; token F1 and embedding similarity to the reference; whether
     it contains the reference; which passages it cites and whether one of them holds the answer (citation
     accuracy); whether it declines (refusal); faithfulness to its passages; and, for the fixed
     questions, retrieval hit@k (eval-split questions were kept because retrieval found them: circular).
     With a `judge` (a chat backend), the answers to the RAG prompts also get LLM-judged faithfulness and
     relevance (`core/llm_judge.py`). F1, containment, similarity and faithfulness read answer and reference
-    without their [n] markers. Rows of the `OVERLAP` variant answer each RAG prompt with no model at all."""
+    without their [n] markers. Rows of the `OVERLAP` variant answer each RAG prompt with no model at all
+    (`no_model_row`); `variants` chooses the (model, prompt) pairs, a model being a key of `generators`."""
     deep = retriever.search_many([item.question for item in items], k=k + EXTRA_DEPTH)
     passages = {ANSWERABLE: [hits[:k] for hits in deep],
                 REMOVED: [[h for h in hits if not _holds(h, item)][:k] for item, hits in zip(items, deep)],
                 CLOSED_BOOK: [[] for _ in items]}
     rows = []
-    for model_name, prompt in VARIANTS:
+    for model_name, prompt in variants:
         conversations = [answer_messages(item.question, [h.text for h in hits] or None)
                          for item, hits in zip(items, passages[prompt])]
         answers = generators[model_name](conversations)
@@ -102,7 +104,7 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
                                           else np.nan,
                          "judged": judgement is not None,
                          **{f"judge_{key}": judgement[key] if judgement else np.nan for key in SCORES}})
-    for item, hits in zip(items, passages[ANSWERABLE]):
+    for item, hits in zip(items, passages[ANSWERABLE]) if no_model_row else ():
         said = overlap_sentence(item.question, [h.text for h in hits])
         rows.append({"variant": OVERLAP, "model": "none", "prompt": ANSWERABLE, "rag": True, "source": item.source,
                      "paper_id": item.paper_id, "question": item.question, "reference": item.reference, "answer": said,

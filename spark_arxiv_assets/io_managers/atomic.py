@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from upath import UPath
 
@@ -113,10 +113,12 @@ class VersionedDir:
         version = self.root / "versions" / version_id
         return version if any(children(version)) else None
 
-    def write(self, build: Callable[[Path], None], based_on: str | None | object = UNCHECKED) -> UPath:
+    def write(self, build: Callable[[Path], None], based_on: str | None | object = UNCHECKED,
+              protect: Iterable[str] = ()) -> UPath:
         """`build(folder)` fills a local folder; it becomes the new current version, provided the
         current version is still `based_on` (None: there was none) when it is published; else the
-        new version is deleted and `ConcurrentPublish` raised."""
+        new version is deleted and `ConcurrentPublish` raised. Pruning spares the `protect`ed
+        versions (one still served, say) beside the newest `keep`."""
         version_id = _new_version_id()
         final = self.root / "versions" / version_id
         if is_local(self.root):
@@ -143,7 +145,7 @@ class VersionedDir:
             raise
         if is_local(self.root):
             self._point_link(version_id)
-        self._prune(keep_id=version_id)
+        self._prune(keep_ids={version_id, *protect})
         return final
 
     def _publish(self, version_id: str, based_on: str | None | object) -> None:
@@ -196,7 +198,7 @@ class VersionedDir:
         os.symlink(Path("versions") / version_id, tmp)
         os.replace(tmp, root / "current")
 
-    def _prune(self, keep_id: str) -> None:
+    def _prune(self, keep_ids: set[str]) -> None:
         """Keeps the newest `keep` whole versions. In an object store a version without its upload
         marker is a killed (or a concurrent) upload: removed only once it is stale."""
         versions = self.root / "versions"
@@ -207,7 +209,7 @@ class VersionedDir:
             whole = [n for n in names if (versions / n / UPLOADED_MARKER).exists()]
             stale = [n for n in names if n not in whole and _version_age_s(n) > _STALE_AFTER_S]
         for old in whole[: max(0, len(whole) - self.keep)] + stale:
-            if old != keep_id:
+            if old not in keep_ids:
                 self._delete(versions / old)
 
 

@@ -9,7 +9,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from upath import UPath
 
 from ..settings import local_cache_dir
-from .atomic import UNCHECKED, VersionedDir
+from .atomic import UNCHECKED, VersionedDir, atomic_write
 from .uris import as_upath, is_local, local_copy
 
 
@@ -18,6 +18,7 @@ def adapter_root(base_uri: str) -> UPath:
 
 
 LINEAGE_FILE = "lineage.json"  # written by the training asset: what it was trained on, what it replaces
+SERVED_FILE = "served.json"  # written by the evaluation: the adapter version the chat serves, and why
 
 
 def latest_adapter(base_uri: str) -> Path | None:
@@ -30,6 +31,32 @@ def current_adapter_version(base_uri: str) -> str | None:
     return VersionedDir(adapter_root(base_uri)).current_version_id()
 
 
+def served_decision(base_uri: str) -> dict | None:
+    """The last promotion decision ({"served": version | None, "decision": {...}}), or None when no
+    evaluation has decided yet."""
+    try:
+        return json.loads((adapter_root(base_uri) / SERVED_FILE).read_text())
+    except FileNotFoundError:
+        return None
+
+
+def served_adapter_version(base_uri: str) -> str | None:
+    """The adapter version promoted to be served; None means the base model."""
+    return (served_decision(base_uri) or {}).get("served")
+
+
+def served_adapter(base_uri: str) -> Path | None:
+    """A local path to the served adapter, or None (the base model: no adapter promoted yet)."""
+    version = VersionedDir(adapter_root(base_uri)).version(served_adapter_version(base_uri))
+    return local_copy(version, local_cache_dir()) if version else None
+
+
+def record_served(base_uri: str, served: str | None, decision: dict) -> None:
+    """Publishes the decision; the chat reloads when the served version changes."""
+    body = json.dumps({"served": served, "decision": decision}, indent=1)
+    atomic_write(adapter_root(base_uri) / SERVED_FILE, lambda tmp: tmp.write_text(body))
+
+
 def adapter_lineage(adapter_dir: Path) -> dict:
     """The adapter's `lineage.json` ({} for adapters trained before it was written)."""
     path = Path(adapter_dir) / LINEAGE_FILE
@@ -39,7 +66,8 @@ def adapter_lineage(adapter_dir: Path) -> dict:
 class ModelDirIOManager(ConfigurableIOManager):
     """The asset returns a finished directory (in a temp place); it becomes
     `<base_uri>/models/final_adapter/versions/<id>`, published atomically, and only if the current
-    adapter is still the one its `lineage.json` says training started from."""
+    adapter is still the one its `lineage.json` says training started from. Published is not
+    served: `rag_evaluation` promotes (`served.json`), and pruning never removes the served version."""
 
     base_uri: str  # a folder or an fsspec URI such as s3://bucket/prefix
 
@@ -51,7 +79,8 @@ class ModelDirIOManager(ConfigurableIOManager):
         root = adapter_root(self.base_uri)
         based_on = adapter_lineage(obj).get("based_on", UNCHECKED)
         try:
-            version = VersionedDir(root).write(build, based_on=based_on)
+            served = served_adapter_version(self.base_uri)
+            version = VersionedDir(root).write(build, based_on=based_on, protect=[served] if served else [])
         finally:
             shutil.rmtree(obj, ignore_errors=True)
         stable = {"stable_path": str(root / "current")} if is_local(root) else {}

@@ -1,0 +1,111 @@
+"""Promote, don't just publish: a new adapter is served only when it beats the served model on
+held-out questions, hand-written ones included; the decision is published for the chat, and the
+served version survives pruning."""
+import json
+
+import numpy as np
+import pandas as pd
+from dagster import build_asset_context
+
+from spark_arxiv_assets.assets.evaluation import EvaluationConfig, _promotion
+from spark_arxiv_assets.core.promotion import BASE, decide_promotion
+from spark_arxiv_assets.core.rag_eval import ANSWERABLE, EvalItem
+from spark_arxiv_assets.io_managers.atomic import VersionedDir
+from spark_arxiv_assets.io_managers.model_dir import (LINEAGE_FILE, adapter_root, record_served, served_adapter,
+                                                      served_adapter_version, served_decision)
+
+QUESTIONS = [("eval_split", f"generated question {i}?") for i in range(6)] + \
+            [("fixed", f"hand-written question {i}?") for i in range(3)]
+
+
+def _scores(values) -> pd.Series:
+    return pd.Series(values, index=pd.MultiIndex.from_tuples(QUESTIONS, names=["source", "question"]), dtype=float)
+
+
+def _hand_written() -> pd.Series:
+    return _scores([source == "fixed" for source, _ in QUESTIONS]).astype(bool)
+
+
+def test_a_worse_adapter_is_not_promoted_and_a_better_one_is():
+    worse = decide_promotion(_scores([0.2] * 9), _scores([0.3] * 9), _hand_written(), "v2", "v1")
+    assert not worse.promoted and worse.served() == "v1" and worse.gain < 0
+    assert "-0.100 token F1" in worse.reason and "over v1 on 9 held-out questions" in worse.reason
+    better = decide_promotion(_scores([0.4] * 9), _scores([0.3] * 9), _hand_written(), "v2", BASE)
+    assert better.promoted and better.served() == "v2" and better.hand_written == 3
+    assert better.low <= better.gain <= better.high
+
+
+def test_hand_written_questions_can_veto_a_gain_on_generated_ones():
+    """Generated questions reward copying passages; a gain there that costs the questions people
+    wrote is not an improvement a reader sees."""
+    candidate = _scores([0.9] * 6 + [0.1] * 3)
+    decision = decide_promotion(candidate, _scores([0.3] * 9), _hand_written(), "v2", BASE)
+    assert decision.gain > 0 and not decision.promoted and "-0.200 on the 3 hand-written ones" in decision.reason
+
+
+def test_no_gain_no_promotion_and_no_questions_no_promotion():
+    same = decide_promotion(_scores([0.3] * 9), _scores([0.3] * 9), _hand_written(), "v2", BASE)
+    assert not same.promoted and "not above the required +0.000" in same.reason
+    empty = decide_promotion(pd.Series(dtype=float), pd.Series(dtype=float), pd.Series(dtype=bool), "v2", BASE)
+    assert not empty.promoted and empty.questions == 0 and json.dumps(empty.to_json())  # nan becomes null
+
+
+def _publish(base_uri: str, adapter_id: str) -> str:
+    def build(folder):
+        (folder / LINEAGE_FILE).write_text(json.dumps({"adapter_id": adapter_id}))
+        (folder / "adapter_config.json").write_text("{}")
+    return VersionedDir(adapter_root(base_uri)).write(build).name
+
+
+def _results(tuned: float, base: float) -> pd.DataFrame:
+    rows = [{"model": model, "prompt": ANSWERABLE, "source": source, "question": question, "token_f1": f1,
+             "held_out": True} for source, question in QUESTIONS for model, f1 in (("tuned", tuned), ("base", base))]
+    return pd.DataFrame(rows)
+
+
+def test_the_evaluation_keeps_the_served_adapter_when_the_new_one_answers_worse(tmp_path):
+    base_uri = str(tmp_path)
+    items = [EvalItem(q, "answer", "0001.00001", 1, source) for source, q in QUESTIONS]
+    first = _publish(base_uri, "first")
+    record_served(base_uri, first, {"promoted": True, "reason": "test"})
+    second = _publish(base_uri, "second")
+    asked = []
+
+    def incumbent_f1(path, held_out):  # the served adapter answering the same held-out prompts
+        asked.append((path.name, len(held_out)))
+        return _scores([0.5] * 9)
+
+    context, config = build_asset_context(), EvaluationConfig()
+    new_adapter = VersionedDir(adapter_root(base_uri)).version(second)
+    decision = _promotion(context, config, _results(tuned=0.3, base=0.1), items, new_adapter, base_uri, incumbent_f1)
+    assert asked == [(first, 9)]  # the incumbent answered every held-out question
+    assert not decision.promoted and decision.incumbent == first and np.isclose(decision.gain, -0.2)
+    assert served_adapter_version(base_uri) == first and served_adapter(base_uri).name == first
+    assert served_decision(base_uri)["decision"]["candidate"] == second
+
+    decision = _promotion(context, config, _results(tuned=0.6, base=0.1), items, new_adapter, base_uri, incumbent_f1)
+    assert decision.promoted and served_adapter_version(base_uri) == second
+
+
+def test_the_first_adapter_is_compared_with_the_base_model_and_a_stale_one_is_not_decided(tmp_path):
+    base_uri = str(tmp_path)
+    items = [EvalItem(q, "answer", "0001.00001", 1, source) for source, q in QUESTIONS]
+    version = _publish(base_uri, "only")
+    adapter = VersionedDir(adapter_root(base_uri)).version(version)
+    context = build_asset_context()
+    decision = _promotion(context, EvaluationConfig(), _results(tuned=0.1, base=0.3), items, adapter, base_uri,
+                          lambda *_: None)
+    assert decision.incumbent == BASE and not decision.promoted and served_adapter_version(base_uri) is None
+    _publish(base_uri, "newer")  # published while the evaluation ran: its verdict is not about the current one
+    assert _promotion(context, EvaluationConfig(), _results(tuned=0.9, base=0.1), items, adapter, base_uri,
+                      lambda *_: None) is None
+    assert served_adapter_version(base_uri) is None
+
+
+def test_pruning_spares_the_served_version(tmp_path):
+    base_uri = str(tmp_path)
+    served = _publish(base_uri, "served")
+    newer = [VersionedDir(adapter_root(base_uri)).write(
+        lambda folder: (folder / "adapter_config.json").write_text("{}"), protect=[served]).name for _ in range(3)]
+    names = {p.name for p in (tmp_path / "models" / "final_adapter" / "versions").iterdir()}
+    assert served in names and set(newer[-2:]) <= names and newer[0] not in names
