@@ -31,6 +31,10 @@ def test_second_identical_run_redoes_nothing_and_changes_no_id(data_dir, tiny_mo
         assert first.success and second.success
         assert requests_after_first > 0 and len(teacher.requests) == requests_after_first  # no new teacher call
 
+    for event in first.get_asset_materialization_events():  # every asset says what it cost
+        cost = event.materialization.metadata
+        assert cost["wall_seconds"].value > 0 and cost["peak_memory_mb"].value > 0, event.asset_key
+        assert cost["peak_memory_with_children_mb"].value >= cost["peak_memory_mb"].value, event.asset_key
     pages, index, qa = (_metadata(second, key) for key in ("paper_pages", "chunk_index", "qa_pairs"))
     assert pages["papers_extracted_now"] == 0 and pages["papers_reused"] == pages["papers"] > 0
     assert (index["added"], index["removed"]) == (0, 0) and index["kept"] == index["vectors"] > 0  # nothing re-embedded
