@@ -47,3 +47,18 @@ def test_a_merged_adapter_answers_as_the_unmerged_one_and_leaves_the_base_as_it_
     assert merged == unmerged != base  # the adapter changes answers, merging does not
     after = model.get_base_model().state_dict()
     assert all(torch.allclose(after[k], w, atol=1e-6) for k, w in base_weights.items())
+
+
+def test_a_half_precision_base_is_never_merged(tiny_model_dir):
+    """bf16 would round the merged weights, and each merge and unmerge would drift them further."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from spark_arxiv_assets.core.generation import lora_merged
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.bfloat16),
+                           LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False, task_type="CAUSAL_LM"))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with lora_merged(model):
+        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
