@@ -50,16 +50,20 @@ def test_no_gain_no_promotion_and_no_questions_no_promotion():
     assert not empty.promoted and empty.questions == 0 and json.dumps(empty.to_json())  # nan becomes null
 
 
-def _publish(base_uri: str, adapter_id: str) -> str:
+NO_DATASET = pd.DataFrame({"paper_id": [], "split": []})
+
+
+def _publish(base_uri: str, adapter_id: str, trained_on: tuple[str, ...] = ("2101.00001",)) -> str:
     def build(folder):
-        (folder / LINEAGE_FILE).write_text(json.dumps({"adapter_id": adapter_id}))
+        (folder / LINEAGE_FILE).write_text(json.dumps({"adapter_id": adapter_id, "training_papers": list(trained_on)}))
         (folder / "adapter_config.json").write_text("{}")
     return VersionedDir(adapter_root(base_uri)).write(build).name
 
 
 def _results(tuned: float, base: float) -> pd.DataFrame:
     rows = [{"model": model, "prompt": ANSWERABLE, "source": source, "question": question, "token_f1": f1,
-             "held_out": True} for source, question in QUESTIONS for model, f1 in (("tuned", tuned), ("base", base))]
+             "held_out": True, "paper_id": f"0001.0000{i % 3}"}
+            for i, (source, question) in enumerate(QUESTIONS) for model, f1 in (("tuned", tuned), ("base", base))]
     return pd.DataFrame(rows)
 
 
@@ -77,14 +81,31 @@ def test_the_evaluation_keeps_the_served_adapter_when_the_new_one_answers_worse(
 
     context, config = build_asset_context(), EvaluationConfig()
     new_adapter = VersionedDir(adapter_root(base_uri)).version(second)
-    decision = _promotion(context, config, _results(tuned=0.3, base=0.1), items, new_adapter, base_uri, incumbent_f1)
+    decision = _promotion(context, config, _results(tuned=0.3, base=0.1), items, new_adapter, NO_DATASET, base_uri,
+                          incumbent_f1)
     assert asked == [(first, 9)]  # the incumbent answered every held-out question
     assert not decision.promoted and decision.incumbent == first and np.isclose(decision.gain, -0.2)
     assert served_adapter_version(base_uri) == first and served_adapter(base_uri).name == first
     assert served_decision(base_uri)["decision"]["candidate"] == second
 
-    decision = _promotion(context, config, _results(tuned=0.6, base=0.1), items, new_adapter, base_uri, incumbent_f1)
+    decision = _promotion(context, config, _results(tuned=0.6, base=0.1), items, new_adapter, NO_DATASET, base_uri,
+                          incumbent_f1)
     assert decision.promoted and served_adapter_version(base_uri) == second
+
+
+def test_questions_on_the_served_adapters_training_papers_do_not_count(tmp_path):
+    """The served adapter would answer its own training papers' questions well: only papers that
+    neither adapter trained on decide."""
+    base_uri = str(tmp_path)
+    items = [EvalItem(q, "answer", f"0001.0000{i % 3}", 1, source) for i, (source, q) in enumerate(QUESTIONS)]
+    first = _publish(base_uri, "first", trained_on=("0001.00000",))
+    record_served(base_uri, first, {"promoted": True, "reason": "test"})
+    new_adapter = VersionedDir(adapter_root(base_uri)).version(_publish(base_uri, "second"))
+    asked = []
+    decision = _promotion(build_asset_context(), EvaluationConfig(), _results(tuned=0.6, base=0.1), items,
+                          new_adapter, NO_DATASET, base_uri,
+                          lambda path, held_out: asked.append(len(held_out)) or _scores([0.5] * 9))
+    assert asked == [6] and decision.questions == 6  # 3 of the 9 are about the served adapter's paper
 
 
 def test_the_first_adapter_is_compared_with_the_base_model_and_a_stale_one_is_not_decided(tmp_path):
@@ -93,12 +114,12 @@ def test_the_first_adapter_is_compared_with_the_base_model_and_a_stale_one_is_no
     version = _publish(base_uri, "only")
     adapter = VersionedDir(adapter_root(base_uri)).version(version)
     context = build_asset_context()
-    decision = _promotion(context, EvaluationConfig(), _results(tuned=0.1, base=0.3), items, adapter, base_uri,
-                          lambda *_: None)
+    decision = _promotion(context, EvaluationConfig(), _results(tuned=0.1, base=0.3), items, adapter, NO_DATASET,
+                          base_uri, lambda *_: None)
     assert decision.incumbent == BASE and not decision.promoted and served_adapter_version(base_uri) is None
     _publish(base_uri, "newer")  # published while the evaluation ran: its verdict is not about the current one
-    assert _promotion(context, EvaluationConfig(), _results(tuned=0.9, base=0.1), items, adapter, base_uri,
-                      lambda *_: None) is None
+    assert _promotion(context, EvaluationConfig(), _results(tuned=0.9, base=0.1), items, adapter, NO_DATASET,
+                      base_uri, lambda *_: None) is None
     assert served_adapter_version(base_uri) is None
 
 

@@ -17,8 +17,7 @@ from ..core.promotion import BASE, PromotionDecision, decide_promotion
 from ..core.qa_generation import spread_over_papers
 from ..core.rag_eval import (ANSWERABLE, OVERLAP, REMOVED, VARIANTS, EvalItem, evaluate_rag, summarize, tuned_vs_base,
                              tuned_vs_base_by_paper)
-from ..io_managers.atomic import atomic_write
-from ..io_managers.atomic import VersionedDir
+from ..io_managers.atomic import VersionedDir, atomic_write
 from ..io_managers.model_dir import (adapter_lineage, adapter_root, current_adapter_version, record_served,
                                      served_adapter, served_adapter_version)
 from ..resources.causal_lm import load_student
@@ -95,7 +94,7 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
                              no_model_row=False)
         return frame.drop_duplicates(["source", "question"]).set_index(["source", "question"])["token_f1"]
 
-    decision = _promotion(context, config, results, items, student_adapter, storage.base_uri, incumbent_f1)
+    decision = _promotion(context, config, results, items, student_adapter, qa_dataset, storage.base_uri, incumbent_f1)
     held_out = results[results["held_out"]]
     summary = summarize(held_out)
     by_variant = summary.set_index("variant")
@@ -161,10 +160,11 @@ def _answers_of(model, tokenizer, adapter_path: Path, config: EvaluationConfig) 
 
 
 def _promotion(context: AssetExecutionContext, config: EvaluationConfig, results: pd.DataFrame, items: list[EvalItem],
-               adapter: Path, base_uri: str, incumbent_f1: Callable[[Path, list[EvalItem]], pd.Series]
-               ) -> PromotionDecision | None:
+               adapter: Path, qa_dataset: pd.DataFrame, base_uri: str,
+               incumbent_f1: Callable[[Path, list[EvalItem]], pd.Series]) -> PromotionDecision | None:
     """Compares the adapter just evaluated with the served model (the base, or the adapter promoted
-    before, which then answers the same held-out RAG prompts) and publishes which one the chat serves."""
+    before, which then answers the same RAG prompts) on questions about papers neither trained on,
+    and publishes which one the chat serves."""
     candidate = current_adapter_version(base_uri)
     published = VersionedDir(adapter_root(base_uri)).version(candidate)
     if published is None or adapter_lineage(published) != adapter_lineage(adapter):
@@ -175,6 +175,8 @@ def _promotion(context: AssetExecutionContext, config: EvaluationConfig, results
         context.log.warning(f"the served adapter {incumbent} is gone: comparing with the base model")
         incumbent = None
     rag = results[results["held_out"] & (results["prompt"] == ANSWERABLE)].drop_duplicates(["model", "source", "question"])
+    if incumbent is not None and incumbent != candidate:  # its own training papers would favour it
+        rag = rag[~rag["paper_id"].isin(trained_papers(incumbent_path, qa_dataset))]
     f1 = {model: frame.set_index(["source", "question"])["token_f1"] for model, frame in rag.groupby("model")}
     tuned = f1.get("tuned", pd.Series(dtype=float))
     if incumbent is None:
