@@ -14,7 +14,9 @@ from ..resources.spark_embedding import encode_with_spark
 from .partitions import FOLLOWS_NEW_PARTITIONS, SPARK_POOL
 from .usage import reports_usage
 
-MODEL_ASSETS = {"qa_pairs", "student_adapter", "rag_evaluation"}
+# Runs that go on to these load the student (and, in the same run, usually the local teacher): Spark's
+# memory is worth handing back before them. Other runs keep Spark up for their next Spark job.
+MODEL_ASSETS = {"student_adapter", "rag_evaluation"}
 
 
 class IndexConfig(Config):
@@ -82,8 +84,8 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
 
 
 def _models_follow(context: AssetExecutionContext) -> bool:
-    """Whether this run goes on to assets that load language models (in the same process when
-    the executor is in-process, as in `arxiv-assets demo`)."""
+    """Whether this run goes on to train or evaluate the student (in the same process when the
+    executor is in-process, as in `arxiv-assets demo`)."""
     return any(key.to_user_string() in MODEL_ASSETS for key in context.job_def.asset_layer.selected_asset_keys)
 
 
