@@ -35,17 +35,20 @@ def test_a_worse_adapter_is_not_promoted_and_a_better_one_is():
     assert better.low <= better.gain <= better.high
 
 
-def test_hand_written_questions_can_veto_a_gain_on_generated_ones():
-    """Generated questions reward copying passages; a gain there that costs the questions people
-    wrote is not an improvement a reader sees."""
-    candidate = _scores([0.9] * 6 + [0.1] * 3)
-    decision = decide_promotion(candidate, _scores([0.3] * 9), _hand_written(), "v2", BASE)
-    assert decision.gain > 0 and not decision.promoted and "-0.200 on the 3 hand-written ones" in decision.reason
+def test_hand_written_questions_weigh_as_much_as_all_generated_ones():
+    """Generated questions reward copying passages: a gain there that costs the questions people
+    wrote is no gain, however many generated questions there are; a small loss on a few
+    hand-written questions does not cancel a clear gain."""
+    copying = decide_promotion(_scores([0.45] * 6 + [0.1] * 3), _scores([0.3] * 9), _hand_written(), "v2", BASE)
+    assert copying.gain > 0 and not copying.promoted  # pooled +0.033; by set (+0.15 - 0.2) / 2 < 0
+    assert "-0.200 on the 3 hand-written ones" in copying.reason and "by question set -0.025" in copying.reason
+    clear = decide_promotion(_scores([0.5] * 6 + [0.28] * 3), _scores([0.3] * 9), _hand_written(), "v2", BASE)
+    assert clear.promoted and "-0.020 on the 3 hand-written ones" in clear.reason
 
 
 def test_no_gain_no_promotion_and_no_questions_no_promotion():
     same = decide_promotion(_scores([0.3] * 9), _scores([0.3] * 9), _hand_written(), "v2", BASE)
-    assert not same.promoted and "not above the required +0.000" in same.reason
+    assert not same.promoted and "by question set +0.000, not above +0.000" in same.reason
     empty = decide_promotion(pd.Series(dtype=float), pd.Series(dtype=float), pd.Series(dtype=bool), "v2", BASE)
     assert not empty.promoted and empty.questions == 0 and json.dumps(empty.to_json())  # nan becomes null
 
