@@ -50,3 +50,26 @@ def test_the_demo_says_failed_last_when_a_blocking_check_failed():
     lines, status = demo_report(result, 12.0)
     assert status == 1 and lines[-1] == "FAILED (1 blocking check failed) in 12s."  # ...the demo did not
     assert "  check failed: tiny:blocks" in lines
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves():
+    """The README is short and points into docs/: a moved section must not leave a dead link."""
+    import re
+
+    def slug(heading: str) -> str:
+        return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+    def anchors(page) -> set[str]:
+        text = page.read_text()
+        return {slug(h) for h in re.findall(r"^#+ (.*)$", text, re.M)} | set(re.findall(r'<a id="([^"]+)">', text))
+
+    dead = []
+    for page in [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            if not dest.exists() or (anchor and dest.suffix == ".md" and anchor not in anchors(dest)):
+                dead.append(f"{page.name}: {target}")
+    assert dead == []
