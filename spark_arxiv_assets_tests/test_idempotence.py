@@ -26,6 +26,7 @@ def test_second_identical_run_redoes_nothing_and_changes_no_id(data_dir, tiny_mo
         first = run_months([*all_assets, *all_checks], SAMPLE_MONTH, resources=resources, run_config=run_config)
         from pyspark import SparkContext
         assert SparkContext._gateway is None  # Spark's JVM left before the models loaded, and stayed away
+        assert _metadata(first, "chunk_index")["spark_stopped_before_models"] is True
         requests_after_first = len(teacher.requests)
         second = run_months([*all_assets, *all_checks], SAMPLE_MONTH, resources=resources, run_config=run_config)
         assert first.success and second.success

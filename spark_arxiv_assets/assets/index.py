@@ -57,7 +57,8 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
 
     options = IndexOptions(config.kind, config.ivf_threshold, config.nlist, config.nprobe, config.retrain_growth)
     index, stats = update_chunk_index(previous, paper_chunks, embed, options, embedder.model)
-    if _models_follow(context):
+    stop_spark = _models_follow(context)
+    if stop_spark:
         pyspark.stop_session()  # the last Spark asset: its JVM and workers would sit beside the models
     index.manifest["based_on"] = based_on  # published only if no other run published since (compare-and-swap)
     context.log.info(f"index: +{stats.added} -{stats.removed} ={stats.kept} ({index.dense.kind}, {index.size} vectors; "
@@ -78,6 +79,7 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
         "build_seconds": round(stats.build_seconds, 3),
         "dense_memory_mb": round(index.dense.memory_bytes() / 1e6, 2),
         "embedded_in": "spark" if config.embed_with_spark else "process",
+        "spark_stopped_before_models": stop_spark,
         "bm25_documents": int(len(index.lexical.ids)),
         "papers": MetadataValue.int(int(index.chunks["paper_id"].nunique())),
     })
