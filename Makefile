@@ -8,7 +8,7 @@ TORCH_PIP_ARGS ?=
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export SPARK_ARXIV_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup demo dev chat test test-slow test-soak bench clean browser-deps
+.PHONY: setup demo dev chat test test-slow test-soak bench docs clean browser-deps
 
 $(VENV)/.installed: setup.py requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (and Java 17 for Spark)"; exit 1; }
@@ -45,6 +45,10 @@ test-slow: setup browser-deps
 
 bench: setup
 	$(PY) -m benchmarks.run_all
+
+# docs/configuration.md from the code's Config classes and resources (a test fails when it is stale)
+docs: setup
+	$(PY) -m spark_arxiv_assets.config_reference
 
 clean:
 	rm -rf data .dagster_home test-output

@@ -12,13 +12,13 @@ import time
 from importlib import resources
 
 from spark_arxiv_assets.core.answer_metrics import contains_answer, token_f1
+from spark_arxiv_assets.core.causal_lm import load_student
 from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
+from spark_arxiv_assets.core.embedding_model import load_sentence_transformer
 from spark_arxiv_assets.core.embeddings import encode_texts
 from spark_arxiv_assets.core.generation import answer_loop_guard
 from spark_arxiv_assets.core.rag_prompt import answer_messages
 from spark_arxiv_assets.core.retrieval import Retriever
-from spark_arxiv_assets.resources.causal_lm import load_student
-from spark_arxiv_assets.resources.models import load_sentence_transformer
 from spark_arxiv_assets_tests.sample_index import sample_chunks  # the index the chat's browser test asks
 
 from .common import write_section

@@ -24,8 +24,8 @@ from spark_arxiv_assets.core.answer_metrics import token_f1
 from spark_arxiv_assets.core.citations import without_citations
 from spark_arxiv_assets.core.qa_prompts import sentences
 from spark_arxiv_assets.core.rag_eval import ANSWERABLE, EXTRA_DEPTH, overlap_sentence
-from spark_arxiv_assets.io_managers.index_store import load_latest_index
 from spark_arxiv_assets.resources.models import EmbeddingModel
+from spark_arxiv_assets.storage.index_store import load_latest_index
 
 from .common import write_section
 

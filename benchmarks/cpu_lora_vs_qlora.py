@@ -5,10 +5,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from spark_arxiv_assets.core.causal_lm import resolve_causal_lm
 from spark_arxiv_assets.core.rag_prompt import training_example
 from spark_arxiv_assets.core.sample_corpus import load_sample_papers
 from spark_arxiv_assets.core.student_training import TrainingOptions, train_lora
-from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm
 
 from .common import write_section
 

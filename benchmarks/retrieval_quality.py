@@ -166,7 +166,7 @@ def before_after(results: dict[str, dict], set_names: list[str], methods: list[s
 
 
 def main() -> dict:
-    from spark_arxiv_assets.resources.models import load_sentence_transformer
+    from spark_arxiv_assets.core.embedding_model import load_sentence_transformer
 
     model = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
     question_sets = {name: load_questions(file_name) for name, file_name in {**QUESTION_SETS, **TABLE_SETS}.items()}

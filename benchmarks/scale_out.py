@@ -41,8 +41,8 @@ def _single_process(items, tokenizer, splitter) -> int:
 
     from spark_arxiv_assets.core.chunking import ChunkingOptions, clean_and_chunk_paper
     from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
-    from spark_arxiv_assets.io_managers.tables import write_table
-    from spark_arxiv_assets.io_managers.uris import fetched_file
+    from spark_arxiv_assets.storage.tables import write_table
+    from spark_arxiv_assets.storage.uris import fetched_file
 
     chunks = 0
     for paper_id, pdf, _, target in items:
@@ -61,9 +61,9 @@ def _spark_path(spark_context, items, store: str) -> int:
     read them back by URI."""
     from spark_arxiv_assets.core.chunking import ChunkingOptions
     from spark_arxiv_assets.core.pdf_text import ExtractionOptions
-    from spark_arxiv_assets.io_managers.uris import relative_name
-    from spark_arxiv_assets.resources.spark_chunking import run_chunking
-    from spark_arxiv_assets.resources.spark_extraction import run_extraction
+    from spark_arxiv_assets.spark_tasks.chunking import run_chunking
+    from spark_arxiv_assets.spark_tasks.extraction import run_extraction
+    from spark_arxiv_assets.storage.uris import relative_name
 
     rows = run_extraction(spark_context, items, ExtractionOptions(ocr_engine="none"), 8, lambda _: None)
     assert all(r["kind"] == "paper" for r in rows), [r for r in rows if r["kind"] != "paper"][:1]
@@ -92,11 +92,12 @@ def _timed(fn, *args) -> tuple[int, float]:
 
 def measure(work: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from spark_arxiv_assets.resources.models import load_sentence_transformer
     from spark_arxiv_assets.core.chunking import ChunkingOptions, make_splitter
-    from spark_arxiv_assets.io_managers.uris import as_upath
+    from spark_arxiv_assets.core.embedding_model import load_sentence_transformer
+    from spark_arxiv_assets.storage.uris import as_upath
     from spark_arxiv_assets_tests.fakes.s3_server import forget_s3_clients, make_bucket, moto_s3
-    from spark_arxiv_assets_tests.spark_cluster import cluster_spark_config, standalone_cluster, stop_active_spark_session
+    from spark_arxiv_assets_tests.spark_cluster import (cluster_spark_config, standalone_cluster,
+                                                        stop_active_spark_session)
 
     base = _base_pdfs()
     tokenizer = load_sentence_transformer("all-MiniLM-L6-v2", "cpu").tokenizer

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .common import CORPORA, write_section
@@ -57,9 +57,9 @@ def _extract_isolated(paths: list[str]) -> int:
 
 
 def extraction(work: Path) -> dict:
-    from spark_arxiv_assets.resources.spark_extraction import run_extraction
     from spark_arxiv_assets.core.pdf_text import ExtractionOptions
     from spark_arxiv_assets.resources.spark import make_spark_resource
+    from spark_arxiv_assets.spark_tasks.extraction import run_extraction
 
     paths, pages = _corpus()
     started = time.perf_counter()
@@ -105,7 +105,7 @@ def embedding() -> dict:
     from spark_arxiv_assets.core.embeddings import encode_texts
     from spark_arxiv_assets.resources.models import EmbeddingModel
     from spark_arxiv_assets.resources.spark import make_spark_resource
-    from spark_arxiv_assets.resources.spark_embedding import encode_with_spark
+    from spark_arxiv_assets.spark_tasks.embedding import encode_with_spark
 
     words = "retrieval partition month paper chunk vector dense lexical fusion query answer corpus".split()
     texts = [" ".join(words[(i * 5 + j * j) % len(words)] for j in range(160)) for i in range(EMBED_TEXTS)]

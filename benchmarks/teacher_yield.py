@@ -56,7 +56,7 @@ def _pairs(requests, replies, chunks: pd.DataFrame) -> pd.DataFrame:
 
 
 def main() -> dict:
-    from spark_arxiv_assets.resources.models import load_sentence_transformer
+    from spark_arxiv_assets.core.embedding_model import load_sentence_transformer
 
     encoder = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
     chunks = build_corpus_chunks(encoder)

@@ -22,22 +22,11 @@ from importlib import resources
 from pathlib import Path
 
 from spark_arxiv_assets.core import student_training
+from spark_arxiv_assets.core.causal_lm import (choose_placement, load_causal_lm, load_student, load_tokenizer,
+                                               resolve_causal_lm, write_base_model_file)
 from spark_arxiv_assets.core.rag_prompt import answer_messages
-from spark_arxiv_assets.core.student_training import (
-    TrainingOptions,
-    prompt_completion_rows,
-    train_lora,
-)
-from spark_arxiv_assets.resources.causal_lm import (
-    choose_placement,
-    load_causal_lm,
-    load_student,
-    load_tokenizer,
-    resolve_causal_lm,
-    write_base_model_file,
-)
-
 from spark_arxiv_assets.core.resource_usage import UsageMeter
+from spark_arxiv_assets.core.student_training import TrainingOptions, prompt_completion_rows, train_lora
 
 from .common import write_section
 

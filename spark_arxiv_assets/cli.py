@@ -6,7 +6,9 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import get_args
 
+from .core.defaults import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, PASSAGES_K, Fusion, Mode
 from .settings import storage_uri
 
 
@@ -38,7 +40,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def served_line() -> str:
     """Which model the chat serves after the run, and the evaluation's reason."""
-    from .io_managers.model_dir import served_decision
+    from .storage.adapter_store import served_decision
 
     decided = served_decision(storage_uri())
     if decided is None:
@@ -107,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=run_demo)
     query = commands.add_parser("query", help="search the latest index and print cited passages")
     query.add_argument("question")
-    query.add_argument("-k", type=int, default=5)
-    query.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
-    query.add_argument("--fusion", choices=["convex", "rrf"], default="convex", help="how hybrid merges the two lists")
-    query.add_argument("--dense-weight", type=float, default=0.5, help="dense share of a convex hybrid score")
+    query.add_argument("-k", type=int, default=PASSAGES_K, help="passages to show (default: as many as the chat uses)")
+    query.add_argument("--mode", choices=get_args(Mode), default="hybrid")
+    query.add_argument("--fusion", choices=get_args(Fusion), default=DEFAULT_FUSION, help="how hybrid merges the two lists")
+    query.add_argument("--dense-weight", type=float, default=DEFAULT_DENSE_WEIGHT, help="dense share of a convex hybrid score")
     query.set_defaults(func=run_query)
     chat = commands.add_parser("chat", help="start the Gradio chat on the latest index and adapter")
     chat.add_argument("--host", default="127.0.0.1", help="bind address (default: only this machine)")

@@ -1,7 +1,9 @@
 """Dagster entry point: `dagster dev` (see workspace.yaml) loads `defs` from here."""
 from __future__ import annotations
 
-from dagster import (AssetSelection, Definitions, define_asset_job, load_asset_checks_from_modules,
+import os
+
+from dagster import (AssetSelection, Definitions, EnvVar, define_asset_job, load_asset_checks_from_modules,
                      load_assets_from_modules)
 
 from .assets import chunks, evaluation, index, metadata, pages, pdfs, qa, student
@@ -17,24 +19,30 @@ from .resources.models import EmbeddingModel
 from .resources.spark import make_spark_resource
 from .resources.storage import ArtifactStorage
 from .resources.teacher import TeacherResource
-from .settings import storage_uri
 from .sensors import (INGEST_JOB, TRAIN_JOB, arxiv_listing_sensor, index_follows_new_papers, new_pdfs_sensor,
                       retrain_when_enough_new_rows)
+from .settings import STORAGE_URI_VARIABLE, data_dir
 
 ASSET_MODULES = [metadata, pdfs, pages, chunks, index, qa, student, evaluation]
+
+
+def from_environment(variable: str, default=None):
+    """An EnvVar when the variable is set (Dagster resolves it when a run starts, and the UI shows the
+    variable's name, not its value: keys, endpoints), else `default`."""
+    return EnvVar(variable) if os.environ.get(variable) else default
 
 
 def build_resources(spark_overrides: dict[str, str] | None = None, base_uri: str | None = None) -> dict:
     """`base_uri` (default: SPARK_ARXIV_STORAGE_URI, else the data dir) roots every artifact; the
     IO managers and `storage` each take it as config, so the launchpad can override it."""
-    base_uri = base_uri or storage_uri()
+    base_uri = base_uri or from_environment(STORAGE_URI_VARIABLE, str(data_dir()))
     return {
         "pyspark": make_spark_resource(spark_overrides),
         "arxiv": ArxivClient(),
         "arxiv_listing": ArxivListing(),
         "kaggle": KaggleSnapshot(),
         "embedder": EmbeddingModel(),
-        "teacher": TeacherResource(),
+        "teacher": TeacherResource(api_key=from_environment("TEACHER_API_KEY")),
         "storage": ArtifactStorage(base_uri=base_uri),
         "catalog_io_manager": CatalogIOManager(base_uri=base_uri),
         "paper_table_io_manager": PaperTableIOManager(base_uri=base_uri),

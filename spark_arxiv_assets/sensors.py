@@ -15,20 +15,18 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
-
 from dagster import (AssetKey, AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, RunRequest,
                      SensorEvaluationContext, SkipReason, sensor)
-
 from upath import UPath
 
 from .core.arxiv_ids import InvalidArxivId, parse_arxiv_id
 from .core.metadata import file_month, pdf_file_identity
 from .core.months import arxiv_month
-from .io_managers.atomic import atomic_write
 from .io_managers.paper_tables import paper_catalog
-from .io_managers.uris import as_upath
 from .resources.arxiv_listing import ArxivListing
 from .settings import data_dir, storage_uri
+from .storage.atomic import atomic_write
+from .storage.uris import as_upath
 
 INGEST_JOB = "ingest_papers"
 TRAIN_JOB = "train_and_evaluate"

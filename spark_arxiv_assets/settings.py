@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+STORAGE_URI_VARIABLE = "SPARK_ARXIV_STORAGE_URI"
+
 
 def data_dir() -> Path:
     """Root for the sample corpus, downloads before upload, model caches, and (by default) artifacts."""
@@ -14,7 +16,7 @@ def data_dir() -> Path:
 def storage_uri() -> str:
     """Root of every artifact (tables, page files, index and adapter versions, evaluation files, the
     teacher cache): the data dir unless SPARK_ARXIV_STORAGE_URI names a folder or an fsspec URI."""
-    return os.environ.get("SPARK_ARXIV_STORAGE_URI") or str(data_dir())
+    return os.environ.get(STORAGE_URI_VARIABLE) or str(data_dir())
 
 
 def models_cache_dir() -> Path:

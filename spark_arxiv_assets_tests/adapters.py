@@ -6,7 +6,7 @@ def assert_adapter_generates(adapter_dir: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm
+    from spark_arxiv_assets.core.causal_lm import resolve_causal_lm
 
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct")),
                                       str(adapter_dir))

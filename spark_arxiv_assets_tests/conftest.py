@@ -121,7 +121,7 @@ class CountingEncoder:
     """The real MiniLM model, recording which texts it was asked to embed."""
 
     def __init__(self):
-        from spark_arxiv_assets.resources.models import load_sentence_transformer
+        from spark_arxiv_assets.core.embedding_model import load_sentence_transformer
 
         self.model = load_sentence_transformer("all-MiniLM-L6-v2", "cpu")
         self.seen: list[str] = []
@@ -144,7 +144,7 @@ def tiny_model_dir(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm
+    from spark_arxiv_assets.core.causal_lm import resolve_causal_lm
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct"))
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+from spark_arxiv_assets.core.arxiv_ids import safe_name
 from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
 from spark_arxiv_assets.core.chunking import ChunkingOptions, clean_and_chunk_paper, make_splitter
+from spark_arxiv_assets.core.embedding_model import load_sentence_transformer
 from spark_arxiv_assets.core.embeddings import encode_texts
 from spark_arxiv_assets.core.metadata import MetadataFilter, read_snapshot
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
-from spark_arxiv_assets.core.arxiv_ids import safe_name
 from spark_arxiv_assets.core.sample_corpus import write_sample_corpus
-from spark_arxiv_assets.io_managers.tables import write_table
-from spark_arxiv_assets.io_managers.uris import as_upath
-from spark_arxiv_assets.io_managers.atomic import VersionedDir
-from spark_arxiv_assets.io_managers.index_store import index_root, load_latest_index
-from spark_arxiv_assets.resources.models import load_sentence_transformer
 from spark_arxiv_assets.settings import sample_dir, storage_uri
+from spark_arxiv_assets.storage.atomic import VersionedDir
+from spark_arxiv_assets.storage.index_store import index_root, load_latest_index
+from spark_arxiv_assets.storage.tables import write_table
+from spark_arxiv_assets.storage.uris import as_upath
 
 
 def sample_chunks(extra_text: dict[str, str] | None = None) -> pd.DataFrame:

@@ -9,15 +9,15 @@ import textwrap
 import pandas as pd
 import pytest
 
-from spark_arxiv_assets.io_managers.atomic import UPLOADED_MARKER, ConcurrentPublish, VersionedDir, atomic_write
-from spark_arxiv_assets.io_managers.tables import read_table, write_table
-from spark_arxiv_assets.io_managers.uris import as_upath, children
+from spark_arxiv_assets.storage.atomic import UPLOADED_MARKER, ConcurrentPublish, VersionedDir, atomic_write
+from spark_arxiv_assets.storage.tables import read_table, write_table
+from spark_arxiv_assets.storage.uris import as_upath, children
 
 from .processes import reap_tree
 
 KILLED_WRITER = textwrap.dedent("""
     import sys, time
-    from spark_arxiv_assets.io_managers.atomic import atomic_write, VersionedDir
+    from spark_arxiv_assets.storage.atomic import atomic_write, VersionedDir
 
     def slow_file(tmp):
         with open(tmp, "wb") as f:

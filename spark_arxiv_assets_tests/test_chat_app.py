@@ -242,10 +242,10 @@ def _publish_adapter(work) -> str:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from spark_arxiv_assets.io_managers.atomic import VersionedDir
-    from spark_arxiv_assets.io_managers.model_dir import adapter_root
-    from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm, write_base_model_file
+    from spark_arxiv_assets.core.causal_lm import resolve_causal_lm, write_base_model_file
     from spark_arxiv_assets.settings import storage_uri
+    from spark_arxiv_assets.storage.adapter_store import adapter_root
+    from spark_arxiv_assets.storage.atomic import VersionedDir
 
     base = AutoModelForCausalLM.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct"))
     peft_model = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
@@ -261,10 +261,9 @@ def test_an_adapter_is_served_once_promoted_not_once_published(chat_server, tmp_
     status says why); "base" still switches it off."""
     from gradio_client import Client
 
-    from spark_arxiv_assets.io_managers.model_dir import record_served
-    from spark_arxiv_assets.settings import storage_uri
-
     from spark_arxiv_assets.app.ui import build_app, serve
+    from spark_arxiv_assets.settings import storage_uri
+    from spark_arxiv_assets.storage.adapter_store import record_served
 
     _, engine = chat_server
     port = free_port()

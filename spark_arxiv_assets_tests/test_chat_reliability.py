@@ -24,10 +24,10 @@ def _publish_changing_adapter(work) -> str:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from spark_arxiv_assets.io_managers.atomic import VersionedDir
-    from spark_arxiv_assets.io_managers.model_dir import adapter_root, record_served
-    from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm, write_base_model_file
+    from spark_arxiv_assets.core.causal_lm import resolve_causal_lm, write_base_model_file
     from spark_arxiv_assets.settings import storage_uri
+    from spark_arxiv_assets.storage.adapter_store import adapter_root, record_served
+    from spark_arxiv_assets.storage.atomic import VersionedDir
 
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(resolve_causal_lm("SmolLM2-135M-Instruct"))

@@ -3,7 +3,7 @@ import pytest
 from spark_arxiv_assets.core.chunking import (ChunkingOptions, chunk_id_for, chunk_units, clean_and_chunk_paper,
                                               contextual_text, make_splitter, vector_id_for)
 from spark_arxiv_assets.core.cleaning import clean_pages, normalise_text
-from spark_arxiv_assets.resources.models import load_sentence_transformer
+from spark_arxiv_assets.core.embedding_model import load_sentence_transformer
 
 
 def test_dehyphenation_ligatures_and_whitespace():

@@ -14,7 +14,8 @@ from spark_arxiv_assets.core.pdf_text import ExtractionOptions
 from spark_arxiv_assets.definitions import build_resources
 
 from .document_bombs import write_bombs
-from .months import LOCAL_MONTH, pages as pages_of, run_months, stamp_local_pdfs, table
+from .months import LOCAL_MONTH, run_months, stamp_local_pdfs, table
+from .months import pages as pages_of
 
 EXPECTED_REASONS = {
     "two-thousand-pages": "PDF has 2000 pages, above max_pages=500",
@@ -198,7 +199,7 @@ def test_what_pymupdf_raises_quarantines_the_paper_and_what_we_raise_fails_the_r
 
 
 def test_a_bug_inside_a_spark_task_fails_the_job(data_dir):
-    from spark_arxiv_assets.resources.spark_extraction import run_extraction
+    from spark_arxiv_assets.spark_tasks.extraction import run_extraction
 
     context = build_resources()["pyspark"].spark_context
     with pytest.raises(Exception, match="ExtractionBug"):

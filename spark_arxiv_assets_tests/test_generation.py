@@ -9,7 +9,7 @@ LONG_PASSAGE = ("Hybrid retrieval merges a dense ranking from sentence embedding
 def test_replies_come_back_in_conversation_order_whatever_the_batching():
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from spark_arxiv_assets.resources.causal_lm import resolve_causal_lm
+    from spark_arxiv_assets.core.causal_lm import resolve_causal_lm
 
     path = resolve_causal_lm("SmolLM2-135M-Instruct")
     model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)

@@ -44,7 +44,7 @@ def test_the_commands_start_without_an_unused_librarys_warnings():
     import subprocess
     import sys
 
-    imports = "import spark_arxiv_assets.cli, spark_arxiv_assets.app.ui, spark_arxiv_assets.resources.causal_lm, peft"
+    imports = "import spark_arxiv_assets.cli, spark_arxiv_assets.app.ui, spark_arxiv_assets.core.causal_lm, peft"
     started = subprocess.run([sys.executable, "-c", imports], capture_output=True, text=True, timeout=300)
     assert started.returncode == 0, started.stderr
     assert "gemm_4bit" not in started.stderr and "Failed to load" not in started.stderr, started.stderr

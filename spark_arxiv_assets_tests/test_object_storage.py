@@ -6,9 +6,10 @@ from dagster import load_asset_checks_from_modules, load_assets_from_modules
 from spark_arxiv_assets.app.engine import ChatEngine
 from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs
 from spark_arxiv_assets.definitions import build_resources
-from spark_arxiv_assets.io_managers.uris import as_upath
+from spark_arxiv_assets.storage.uris import as_upath
 
-from .months import SAMPLE_MONTH, pages as pages_of, run_months, table
+from .months import SAMPLE_MONTH, run_months, table
+from .months import pages as pages_of
 
 MODULES = [metadata, pdfs, pages, chunks, index]
 

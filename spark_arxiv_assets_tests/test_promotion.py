@@ -10,9 +10,9 @@ from dagster import build_asset_context
 from spark_arxiv_assets.assets.evaluation import EvaluationConfig, _promotion
 from spark_arxiv_assets.core.promotion import BASE, decide_promotion
 from spark_arxiv_assets.core.rag_eval import ANSWERABLE, EvalItem
-from spark_arxiv_assets.io_managers.atomic import VersionedDir
-from spark_arxiv_assets.io_managers.model_dir import (LINEAGE_FILE, adapter_root, record_served, served_adapter,
+from spark_arxiv_assets.storage.adapter_store import (LINEAGE_FILE, adapter_root, record_served, served_adapter,
                                                       served_adapter_version, served_decision)
+from spark_arxiv_assets.storage.atomic import VersionedDir
 
 QUESTIONS = [("eval_split", f"generated question {i}?") for i in range(6)] + \
             [("fixed", f"hand-written question {i}?") for i in range(3)]

@@ -3,7 +3,7 @@ key and Kaggle key are planted, the real-data path runs against fakes of Kaggle,
 OpenAI-compatible teacher (including a server that echoes the key back in an error), and the
 keys are looked for in run logs, event metadata, failures and every file the run wrote."""
 import pytest
-from dagster import DagsterInstance, serialize_value
+from dagster import DagsterInstance, EnvVar, serialize_value
 
 from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs, qa
 from spark_arxiv_assets.definitions import build_resources
@@ -52,7 +52,7 @@ def test_planted_keys_never_reach_logs_metadata_errors_or_files(data_dir, kaggle
             FakeOpenAI(["echo_401", "ok"]) as teacher:
         resources = {**build_resources(), "arxiv": ArxivClient(base_url=arxiv.base_url, min_interval_s=0, backoff_s=0.01),
                      "teacher": TeacherResource(backend="openai", base_url=teacher.base_url, model="mistral-7b-instruct",
-                                                max_concurrency=1, max_retries=0)}
+                                                api_key=EnvVar("TEACHER_API_KEY"), max_concurrency=1, max_retries=0)}
         result = run_months([metadata.arxiv_metadata, pdfs.arxiv_pdfs, pages.paper_pages, chunks.paper_chunks,
                              index.chunk_index, qa.qa_pairs, qa.qa_dataset], "2025-01", resources=resources, instance=instance, run_config={
             "ops": {"arxiv_metadata": {"config": {"source": "kaggle", "categories": ["cs.IR"]}},

@@ -10,10 +10,10 @@ from dagster import RunRequest, SkipReason, build_sensor_context
 
 from spark_arxiv_assets.core.metadata import MetadataFilter, read_snapshot
 from spark_arxiv_assets.io_managers.paper_tables import paper_catalog
-from spark_arxiv_assets.io_managers.uris import as_upath
 from spark_arxiv_assets.resources.arxiv_listing import ArxivListing
 from spark_arxiv_assets.sensors import arxiv_listing_sensor, listing_cursor, new_pdfs_sensor
 from spark_arxiv_assets.settings import storage_uri
+from spark_arxiv_assets.storage.uris import as_upath
 
 from .fakes.oai_server import FakeOai
 from .months import LOCAL_MONTH, stamp_local_pdfs

@@ -14,12 +14,12 @@ import pytest
 from dagster import DagsterInstance, RunRequest, build_sensor_context, materialize
 
 from spark_arxiv_assets.definitions import all_assets, build_defs, build_resources
-from spark_arxiv_assets.io_managers.index_store import load_latest_index
 from spark_arxiv_assets.io_managers.paper_tables import paper_catalog
 from spark_arxiv_assets.resources.arxiv import ArxivClient
 from spark_arxiv_assets.resources.arxiv_listing import ArxivListing
 from spark_arxiv_assets.sensors import INGEST_JOB, arxiv_listing_sensor, new_pdfs_sensor
 from spark_arxiv_assets.settings import storage_uri
+from spark_arxiv_assets.storage.index_store import load_latest_index
 
 from .fakes.arxiv_server import FakeArxiv
 from .fakes.oai_server import FakeOai, Listed

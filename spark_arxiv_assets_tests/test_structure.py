@@ -11,13 +11,13 @@ import pytest
 from spark_arxiv_assets.core.chunk_index import EMBEDDED_TEXT_VERSION, IndexOptions, update_chunk_index
 from spark_arxiv_assets.core.chunking import (ChunkingOptions, chunk_units, clean_and_chunk_paper, contextual_text,
                                               make_splitter, vector_id_for)
+from spark_arxiv_assets.core.embedding_model import load_sentence_transformer
 from spark_arxiv_assets.core.pdf_text import ExtractionOptions, extract_pdf
 from spark_arxiv_assets.core.rag_prompt import linearize_tables
 from spark_arxiv_assets.core.retrieval import Retriever
 from spark_arxiv_assets.core.sections import FRONT_MATTER, Unit, file_floats_where_mentioned
 from spark_arxiv_assets.core.table_grid import merge_header_rows, merge_wrapped_rows, spread_centred_labels
 from spark_arxiv_assets.core.table_text import table_outline
-from spark_arxiv_assets.resources.models import load_sentence_transformer
 
 FULL_ARXIV_PAPERS = ["2501.10120v1", "2206.10883v3", "2302.07302v1"]  # the corpus' other arXiv files are one page
 

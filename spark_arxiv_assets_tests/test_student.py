@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from spark_arxiv_assets.core.answer_metrics import faithfulness, token_f1
+from spark_arxiv_assets.core.causal_lm import choose_placement, load_student, serving_placement, write_base_model_file
 from spark_arxiv_assets.core.rag_prompt import answer_messages, training_example
 from spark_arxiv_assets.core.student_training import TrainingOptions, precision_flags, prompt_completion_rows, train_lora
-from spark_arxiv_assets.resources.causal_lm import choose_placement, load_student, serving_placement, write_base_model_file
-
 
 EXAMPLES = [training_example(f"What value of k was used in experiment {i}?", f"k = {60 + i} [1]",
                              [f"Experiment {i} used reciprocal rank fusion with k = {60 + i}."]) for i in range(8)]
@@ -121,12 +120,13 @@ def test_answer_metrics():
 
 
 def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
+    import pandas as pd
+
     from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
     from spark_arxiv_assets.core.chunking import chunk_id_for, vector_id_for
     from spark_arxiv_assets.core.rag_eval import (OVERLAP, EvalItem, evaluate_rag, summarize, tuned_vs_base,
                                                   tuned_vs_base_by_paper)
     from spark_arxiv_assets.core.retrieval import Retriever
-    import pandas as pd
 
     texts = ["Reciprocal rank fusion used k = 60.", "OCR takes five seconds per page.", "Fusion merges rankings."]
     chunks = pd.DataFrame([{"chunk_id": chunk_id_for(f"p{i}", t), "vector_id": vector_id_for(chunk_id_for(f"p{i}", t)),

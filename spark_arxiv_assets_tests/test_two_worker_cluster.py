@@ -8,9 +8,10 @@ from dagster import load_asset_checks_from_modules, load_assets_from_modules
 
 from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs
 from spark_arxiv_assets.definitions import build_resources
-from spark_arxiv_assets.io_managers.index_store import load_latest_index
+from spark_arxiv_assets.storage.index_store import load_latest_index
 
-from .months import SAMPLE_MONTH, pages as pages_of, run_months, table
+from .months import SAMPLE_MONTH, run_months, table
+from .months import pages as pages_of
 from .spark_cluster import cluster_spark_config, standalone_cluster, stop_active_spark_session
 
 MODULES = [metadata, pdfs, pages, chunks, index]

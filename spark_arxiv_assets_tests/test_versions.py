@@ -14,11 +14,11 @@ from dagster import DagsterInstance, load_asset_checks_from_modules, load_assets
 from spark_arxiv_assets.assets import chunks, index, metadata, pages, pdfs
 from spark_arxiv_assets.core.sample_corpus import write_sample_corpus
 from spark_arxiv_assets.definitions import build_resources
-from spark_arxiv_assets.io_managers.index_store import load_latest_index
-from spark_arxiv_assets.io_managers.page_files import page_files_root, read_figure
 from spark_arxiv_assets.resources.arxiv import ArxivClient
 from spark_arxiv_assets.resources.kaggle import KaggleSnapshot
 from spark_arxiv_assets.settings import storage_uri
+from spark_arxiv_assets.storage.index_store import load_latest_index
+from spark_arxiv_assets.storage.page_store import page_files_root, read_figure
 
 from .fakes.arxiv_server import FakeArxiv
 from .months import SAMPLE_MONTH, run_months, stored

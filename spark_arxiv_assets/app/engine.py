@@ -13,17 +13,16 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from ..core.embeddings import encode_texts
+from ..core.causal_lm import choose_placement, load_student
+from ..core.embedding_model import embedding_function
 from ..core.generation import answer_loop_guard, lora_merged
 from ..core.rag_prompt import answer_messages
 from ..core.retrieval import Hit, Retriever
-from ..io_managers.atomic import VersionedDir
-from ..io_managers.index_store import index_root, load_latest_index
-from ..io_managers.model_dir import served_adapter, served_adapter_version, served_decision
-from ..io_managers.page_files import page_files_root, read_figure
-from ..resources.causal_lm import choose_placement, load_student
-from ..resources.models import load_sentence_transformer
 from ..settings import storage_uri
+from ..storage.adapter_store import served_adapter, served_adapter_version, served_decision
+from ..storage.atomic import VersionedDir
+from ..storage.index_store import index_root, load_latest_index
+from ..storage.page_store import page_files_root, read_figure
 
 
 def arxiv_link(paper_id: str) -> str | None:
@@ -43,8 +42,7 @@ def latest_retriever(device: str = "cpu", base_uri: str | None = None, **retriev
     if index is None:
         raise FileNotFoundError(f"no chunk_index under {index_root(base_uri)}: run `make demo` "
                                 "(or materialize chunk_index) first")
-    encoder = load_sentence_transformer(index.manifest["embedding_model"], device)
-    return Retriever(index, lambda texts: encode_texts(encoder, texts), **retriever_options)
+    return Retriever(index, embedding_function(index.manifest["embedding_model"], device), **retriever_options)
 
 
 def format_sources(hits: list[Hit], excerpt_chars: int = 400,

@@ -1,10 +1,13 @@
 """The Gradio Blocks app: chat on the left, sources on the right, settings below."""
 from __future__ import annotations
 
+from typing import get_args
+
 import gradio as gr
 
 from ..core.chat_guard import SlidingWindowLimiter, check_question
 from ..core.citations import with_citation
+from ..core.defaults import PASSAGES_K, Mode
 from .engine import AnswerFailed, AnswerStart, ChatEngine, citation_line, format_sources
 
 TITLE = "Chat with the papers"
@@ -68,8 +71,8 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
                 sources = gr.Markdown("_Sources appear here._", elem_id="sources")
         with gr.Accordion("Settings", open=False):
             # 3: what the student was trained on (RAFT prompts) and is evaluated with
-            k = gr.Slider(1, 10, value=3, step=1, label="passages (k)")
-            mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="retrieval")
+            k = gr.Slider(1, 10, value=PASSAGES_K, step=1, label="passages (k)")
+            mode = gr.Radio(list(get_args(Mode)), value="hybrid", label="retrieval")
             temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.1, label="temperature")
             # Offered even before an adapter is served: one promoted later is used from the next question on.
             model_choice = gr.Radio(["fine-tuned", "base"], value="fine-tuned",

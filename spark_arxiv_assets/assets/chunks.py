@@ -8,11 +8,13 @@ from dagster import (AssetCheckResult, AssetCheckSpec, AssetExecutionContext, As
 from dagster_pyspark import LazyPySparkResource
 
 from ..core.chunking import CHUNK_COLUMNS, ChunkingOptions
+from ..core.options import options_from
 from ..core.previews import figure_gallery, markdown_table
-from ..io_managers.page_files import MANIFEST_ONLY, PageFilesIOManager, read_figure
+from ..io_managers.page_files import MANIFEST_ONLY, PageFilesIOManager
 from ..io_managers.paper_tables import PaperRows
 from ..resources.models import EmbeddingModel
-from ..resources.spark_chunking import run_chunking
+from ..spark_tasks.chunking import run_chunking
+from ..storage.page_store import read_figure
 from .partitions import MONTHS, ONE_RUN, SPARK_POOL, add_month_metadata
 from .usage import reports_usage
 
@@ -20,10 +22,11 @@ FIGURES_SHOWN = 4  # thumbnails in the metadata: enough to see that figures were
 
 
 class ChunksConfig(Config):
-    chunk_tokens: int = 200
-    overlap_tokens: int = 30
-    min_chunk_chars: int = 40
-    max_embedded_tokens: int = 254  # all-MiniLM-L6-v2 reads 256 word pieces with [CLS] and [SEP]; longer is split
+    """Chunking options (documented in `core/chunking.ChunkingOptions`)."""
+    chunk_tokens: int = ChunkingOptions.chunk_tokens
+    overlap_tokens: int = ChunkingOptions.overlap_tokens
+    min_chunk_chars: int = ChunkingOptions.min_chunk_chars
+    max_embedded_tokens: int = ChunkingOptions.max_embedded_tokens  # what the embedder reads; longer is split
     drop_references: bool = True  # reference lists cost embedding time and rarely answer questions
 
 
@@ -41,24 +44,34 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
     """Cleans each paper's pages and splits them with the embedding model's own tokenizer, in Spark
     tasks that read the page files by URI (`paper_pages` arrives as its table of files, not as
     text). Writes the chunks of the papers with pages, and none for the papers quarantined now."""
-    options = ChunkingOptions(chunk_tokens=config.chunk_tokens, overlap_tokens=config.overlap_tokens,
-                              min_chunk_chars=config.min_chunk_chars, max_embedded_tokens=config.max_embedded_tokens)
+    options = options_from(ChunkingOptions, config)
     titles = dict(zip(arxiv_metadata["paper_id"], arxiv_metadata["title"]))
     manifest = paper_pages.sort_values("paper_id")
     items = [(p, titles.get(p, p), f) for p, f in zip(manifest["paper_id"], manifest["pages_file"])]
     started = time.perf_counter()
     rows = run_chunking(pyspark.spark_context, items, str(page_files_io_manager.assets_root), embedder.model, options,
                         config.drop_references, context.log.info) if items else []
+    seconds = time.perf_counter() - started
     stats = [r for r in rows if r["kind"] == "stats"]
-    total = lambda key: sum(s[key] for s in stats)  # noqa: E731
     frame = pd.DataFrame([r for r in rows if r["kind"] == "chunk"], columns=CHUNK_COLUMNS)
     frame = frame.sort_values(["paper_id", "chunk_index"], ignore_index=True)
     frame["month"] = frame["paper_id"].map(dict(zip(arxiv_metadata["paper_id"], arxiv_metadata["month"])))
-    tokens = frame["n_tokens"] if len(frame) else pd.Series([0])
-    per_paper = frame.groupby("paper_id").size().rename("chunks").reset_index()
     add_month_metadata(context, "paper_chunks", frame, lambda m: {
         "month_chunks": len(m), "month_papers": int(m["paper_id"].nunique())})
     yield Output(PaperRows.of(frame, set(manifest["paper_id"]) | set(quarantined_papers["paper_id"])), metadata={
+        **_chunks_metadata(frame, stats, page_files_io_manager),
+        "seconds": round(seconds, 2),
+        "chunked_on": pyspark.spark_context.master if items else "nothing to chunk"})
+    yield _complete_and_sized(frame, manifest, {s["paper_id"] for s in stats if s["headings"]},
+                              config.max_embedded_tokens)
+
+
+def _chunks_metadata(frame: pd.DataFrame, stats: list[dict], store: PageFilesIOManager) -> dict:
+    """Sizes, chunk types, what cleaning removed, and previews of the chunks and the figures cropped."""
+    total = lambda key: sum(s[key] for s in stats)  # noqa: E731
+    tokens = frame["n_tokens"] if len(frame) else pd.Series([0])
+    per_paper = frame.groupby("paper_id").size().rename("chunks").reset_index()
+    return {
         "chunks": len(frame),
         "papers": int(frame["paper_id"].nunique()),
         "tokens_total": int(tokens.sum()),
@@ -71,15 +84,11 @@ def paper_chunks(context: AssetExecutionContext, config: ChunksConfig, paper_pag
         "papers_with_references_detected": sum(s["reference_entries"] > 0 for s in stats),
         "header_footer_lines_removed": total("header_footer_lines_removed"),
         "reference_chars_dropped": total("reference_chars_dropped"),
-        "seconds": round(time.perf_counter() - started, 2),
-        "chunked_on": pyspark.spark_context.master if items else "nothing to chunk",
         "chunks_per_paper": MetadataValue.md(markdown_table(per_paper, max_rows=20)),
         "preview": MetadataValue.md(markdown_table(frame[["chunk_id", "paper_id", "page_start", "chunk_type",
                                                           "section", "n_tokens", "text"]], max_chars=100)),
-        "figures_preview": MetadataValue.md(_figures_preview(frame, page_files_io_manager)),
-    })
-    yield _complete_and_sized(frame, manifest, {s["paper_id"] for s in stats if s["headings"]},
-                              config.max_embedded_tokens)
+        "figures_preview": MetadataValue.md(_figures_preview(frame, store)),
+    }
 
 
 def _figures_preview(chunks: pd.DataFrame, page_files: PageFilesIOManager) -> str:

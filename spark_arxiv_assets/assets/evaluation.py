@@ -7,8 +7,9 @@ from typing import Callable
 import pandas as pd
 from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, asset, asset_check
 
+from ..core.causal_lm import Quantization, load_student
 from ..core.chunk_index import ChunkIndex
-from ..core.embeddings import encode_texts
+from ..core.defaults import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, PASSAGES_K, SEED, Fusion
 from ..core.generation import generate_chat, lora_merged
 from ..core.plots import grouped_bars
 from ..core.previews import markdown_table
@@ -16,27 +17,26 @@ from ..core.progress import Progress
 from ..core.promotion import BASE, PromotionDecision, decide_promotion
 from ..core.qa_generation import spread_over_papers
 from ..core.rag_eval import (ANSWERABLE, OVERLAP, REMOVED, VARIANTS, EvalItem, evaluate_rag, summarize, tuned_vs_base,
-                             tuned_vs_base_by_paper)
-from ..io_managers.atomic import VersionedDir, atomic_write
-from ..io_managers.model_dir import (adapter_lineage, adapter_root, current_adapter_version, record_served,
-                                     served_adapter, served_adapter_version)
-from ..resources.causal_lm import load_student
+                             tuned_vs_base_by_paper, variant_name)
 from ..resources.models import EmbeddingModel
 from ..resources.storage import ArtifactStorage
 from ..resources.teacher import TeacherResource
+from ..storage.adapter_store import (adapter_lineage, adapter_root, current_adapter_version, record_served,
+                                     served_adapter, served_adapter_version)
+from ..storage.atomic import VersionedDir, atomic_write
 from .usage import reports_usage
 
 
 class EvaluationConfig(Config):
-    k: int = 3
-    max_new_tokens: int = 64
+    k: int = PASSAGES_K  # passages per question, as the chat retrieves them
+    max_new_tokens: int = 64  # longest answer
     batch_size: int = 16  # answers per generate call: 0.78x the time of 8 on 2 CPU cores (decoding shares the weights)
     max_eval_split_questions: int = 200  # eval-split questions (held-out papers), spread over those papers
     fixed_questions_path: str | None = None  # JSON list of {question, answer, paper_id, page}; default: the sample's
-    fusion: str = "convex"  # how hybrid retrieval merges dense and BM25: convex | rrf
-    dense_weight: float = 0.5  # dense share of the convex hybrid score
+    fusion: Fusion = DEFAULT_FUSION  # how hybrid retrieval merges dense and BM25
+    dense_weight: float = DEFAULT_DENSE_WEIGHT  # dense share of the convex hybrid score
     device: str = "auto"  # where the student runs: auto (CUDA when there is one) | cpu | cuda[:n]
-    quantization: str = "auto"  # auto: as the adapter was trained on CUDA, none on CPU | none | 4bit
+    quantization: Quantization = "auto"  # auto: as the adapter was trained on CUDA, none on CPU
     judge: bool = False  # also ask the `teacher` backend to grade faithfulness and relevance (RAGAS style)
     promotion_min_gain: float = 0.0  # token F1 the new adapter must gain over the served model to be served
 
@@ -56,73 +56,114 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
     questions about papers the adapter was not trained on (its `lineage.json`, with their paper
     families); questions about its training papers are scored and reported apart. Then it decides
     whether the chat serves the new adapter: only if it beats the served model (`core/promotion.py`)."""
-    trained = trained_papers(student_adapter, qa_dataset)
-    eval_rows = spread_over_papers(qa_dataset[qa_dataset["split"] == "eval"], config.max_eval_split_questions, seed=13)
-    items = [EvalItem(q, a, p, int(s), "eval_split", c) for q, a, p, s, c in
-             zip(eval_rows["question"], eval_rows["answer"], eval_rows["paper_id"], eval_rows["page_start"],
-                 eval_rows["chunk_id"])]
-    fixed = _fixed_questions(config.fixed_questions_path)
-    known_papers = set(chunk_index.chunks["paper_id"])
-    items += [item for item in fixed if item.paper_id in known_papers]
+    items = _evaluation_items(config, qa_dataset, set(chunk_index.chunks["paper_id"]))
     context.log.info(f"evaluating {len(items)} questions × {len(VARIANTS)} variants")
-
-    encoder = embedder.load()
-    embed = lambda texts: encode_texts(encoder, texts)  # noqa: E731
-    model, tokenizer = load_student(student_adapter, device=config.device, quantization=config.quantization)
-    context.log.info(f"student on {model.device}")
-    progress = Progress("answering", len(items) * len(VARIANTS), context.log.info, unit="answers", every_s=30)
-
-    def run(conversations, use_adapter: bool) -> list[str]:
-        # Greedy with the chat's loop guard: what a chat user gets at temperature 0
-        with lora_merged(model) if use_adapter else model.disable_adapter():
-            outputs = generate_chat(model, tokenizer, conversations, config.batch_size, config.max_new_tokens,
-                                    loop_guard=True, on_batch=progress.advance)
-        return [o.text for o in outputs]
-
+    student = StudentAnswers(student_adapter, config, Progress("answering", len(items) * len(VARIANTS),
+                                                               context.log.info, unit="answers", every_s=30))
+    context.log.info(f"student on {student.model.device}")
     judge_backend = teacher.backend_client() if config.judge else None
-    judge = (lambda conversations: [r.text for r in judge_backend.generate(conversations)]) if config.judge else None
+    judge = (lambda conversations: [r.text for r in judge_backend.generate(conversations)]) if judge_backend else None
     retriever = embedder.retriever(chunk_index, fusion=config.fusion, dense_weight=config.dense_weight)
-    results = evaluate_rag(items, retriever,
-                           {"base": lambda c: run(c, False), "tuned": lambda c: run(c, True)}, embed, k=config.k,
+    embed = embedder.embed_function()
+    results = evaluate_rag(items, retriever, {"base": student.base, "tuned": student.tuned}, embed, k=config.k,
                            judge=judge)
-    progress.finish()
-    results["held_out"] = ~results["paper_id"].isin(trained)
+    student.progress.finish()
+    results["held_out"] = ~results["paper_id"].isin(trained_papers(student_adapter, qa_dataset))
 
     def incumbent_f1(adapter_path: Path, held_out: list[EvalItem]) -> pd.Series:
-        served = {"served": _answers_of(model, tokenizer, adapter_path, config)}
-        frame = evaluate_rag(held_out, retriever, served, embed, k=config.k, variants=[("served", ANSWERABLE)],
-                             no_model_row=False)
+        frame = evaluate_rag(held_out, retriever, {"served": student.with_adapter(adapter_path)}, embed, k=config.k,
+                             variants=[("served", ANSWERABLE)], no_model_row=False)
         return frame.drop_duplicates(["source", "question"]).set_index(["source", "question"])["token_f1"]
 
     decision = _promotion(context, config, results, items, student_adapter, qa_dataset, storage.base_uri, incumbent_f1)
-    held_out = results[results["held_out"]]
+    files = _write_files(storage, results)
+    return Output(results, metadata={**_promotion_metadata(decision), **_results_metadata(results, items, config),
+                                     "judge": judge_backend.identity if judge_backend else "off",
+                                     "files": MetadataValue.json({name: str(path) for name, path in files.items()})})
+
+
+def _evaluation_items(config: EvaluationConfig, qa_dataset: pd.DataFrame, known_papers: set[str]) -> list[EvalItem]:
+    """Eval-split questions spread over the held-out papers, then the fixed questions about papers in the index."""
+    rows = spread_over_papers(qa_dataset[qa_dataset["split"] == "eval"], config.max_eval_split_questions, seed=SEED)
+    items = [EvalItem(q, a, p, int(s), "eval_split", c) for q, a, p, s, c in
+             zip(rows["question"], rows["answer"], rows["paper_id"], rows["page_start"], rows["chunk_id"])]
+    return items + [item for item in _fixed_questions(config.fixed_questions_path) if item.paper_id in known_papers]
+
+
+class StudentAnswers:
+    """The student answering batches of conversations greedily with the chat's loop guard (what a chat
+    user gets at temperature 0): as its base, with the new adapter, or with another adapter (the served
+    one) loaded beside it."""
+
+    def __init__(self, adapter: Path, config: EvaluationConfig, progress: Progress) -> None:
+        self.model, self.tokenizer = load_student(adapter, device=config.device, quantization=config.quantization)
+        self.config, self.progress = config, progress
+
+    def _generate(self, conversations: list[list[dict]], on_batch=None) -> list[str]:
+        return [o.text for o in generate_chat(self.model, self.tokenizer, conversations, self.config.batch_size,
+                                              self.config.max_new_tokens, loop_guard=True, on_batch=on_batch)]
+
+    def base(self, conversations: list[list[dict]]) -> list[str]:
+        with self.model.disable_adapter():
+            return self._generate(conversations, self.progress.advance)
+
+    def tuned(self, conversations: list[list[dict]]) -> list[str]:
+        with lora_merged(self.model):
+            return self._generate(conversations, self.progress.advance)
+
+    def with_adapter(self, adapter_path: Path) -> Callable[[list[list[dict]]], list[str]]:
+        def generate(conversations: list[list[dict]]) -> list[str]:
+            self.model.load_adapter(str(adapter_path), adapter_name="served")
+            self.model.set_adapter("served")
+            try:
+                with lora_merged(self.model):
+                    return self._generate(conversations)
+            finally:
+                self.model.set_adapter("default")
+                self.model.delete_adapter("served")
+        return generate
+
+
+def _write_files(storage: ArtifactStorage, results: pd.DataFrame) -> dict[str, Path]:
+    """results.csv (every answer) and summary.json (held-out questions, per variant), atomically."""
+    out_dir = storage.path("evaluation")
+    files = {"results": out_dir / "results.csv", "summary": out_dir / "summary.json"}
+    summary = summarize(results[results["held_out"]])
+    atomic_write(files["results"], lambda tmp: results.to_csv(tmp, index=False))
+    atomic_write(files["summary"], lambda tmp: tmp.write_text(summary.to_json(orient="records", indent=1)))
+    return files
+
+
+def _promotion_metadata(decision: PromotionDecision | None) -> dict:
+    if decision is None:
+        return {"promoted": False, "served_model": "unchanged",
+                "promotion": "no decision: the evaluated adapter is no longer the latest one published"}
+    return {"promoted": decision.promoted, "served_model": decision.served(), "promotion": decision.summary()}
+
+
+def _results_metadata(results: pd.DataFrame, items: list[EvalItem], config: EvaluationConfig) -> dict:
+    """What the UI shows: held-out numbers first (tuned − base with its interval, per paper, the no-model
+    row for scale), then the questions on training papers apart."""
+    held_out, trained_on = results[results["held_out"]], results[~results["held_out"]]
     summary = summarize(held_out)
     by_variant = summary.set_index("variant")
     f1_gain, f1_low, f1_high = tuned_vs_base(held_out, "token_f1")
     question_set = results["source"].where(results["held_out"], results["source"] + ", trained on")
     by_source = results.groupby([question_set.rename("questions"), "variant"])["token_f1"].mean().unstack().round(3)
-    by_source = by_source.reset_index()
-    out_dir = storage.path("evaluation")
-    atomic_write(out_dir / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
-    atomic_write(out_dir / "summary.json", lambda tmp: tmp.write_text(summary.to_json(orient="records", indent=1)))
-    on_trained = sorted(set(results.loc[~results["held_out"], "paper_id"]))
-    seen_gain = tuned_vs_base(results[~results["held_out"]], "token_f1")[0]
-    return Output(results, metadata={
-        "promoted": decision.promoted if decision else False,
-        "served_model": (decision.served() if decision else "unchanged"),
-        "promotion": decision.summary() if decision else "no decision: the evaluated adapter is no longer the "
-                                                           "latest one published",
+    tuned_rag, base_rag = variant_name("tuned", ANSWERABLE), variant_name("base", ANSWERABLE)
+    tuned_removed, base_removed = variant_name("tuned", REMOVED), variant_name("base", REMOVED)
+    retrieval = f"hybrid, {config.fusion}" + (f" (dense weight {config.dense_weight})" if config.fusion == "convex" else "")
+    return {
         "questions": len(items),
         "held_out_questions": int(held_out["question"].nunique()),
-        "questions_on_training_papers": int(results.loc[~results["held_out"], "question"].nunique()),
-        "training_papers_asked_about": MetadataValue.json(on_trained),
-        "tuned_minus_base_f1_on_training_papers": round(seen_gain, 4),  # not a held-out number: apart
+        "questions_on_training_papers": int(trained_on["question"].nunique()),
+        "training_papers_asked_about": MetadataValue.json(sorted(set(trained_on["paper_id"]))),
+        "tuned_minus_base_f1_on_training_papers": round(tuned_vs_base(trained_on, "token_f1")[0], 4),  # not held out
         "eval_split_questions": sum(i.source == "eval_split" for i in items),
         "fixed_questions": sum(i.source == "fixed" for i in items),
-        "retrieval": f"hybrid, {config.fusion}" + (f" (dense weight {config.dense_weight})" if config.fusion == "convex" else "")
-                     + f", top {config.k}",
+        "retrieval": f"{retrieval}, top {config.k}",
         "summary": MetadataValue.md(markdown_table(summary)),
-        "token_f1_by_source": MetadataValue.md(markdown_table(by_source)),
+        "token_f1_by_source": MetadataValue.md(markdown_table(by_source.reset_index())),
         "chart": MetadataValue.md(grouped_bars(summary, ["token_f1", "contains_answer", "citation_accuracy", "refused"],
                                                "variant")),
         "tuned_minus_base_f1_with_rag": round(f1_gain, 4),
@@ -130,33 +171,15 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
         "tuned_beats_base_with_rag": bool(f1_low > 0),  # the whole 95% paired-bootstrap interval above 0
         "tuned_minus_base_f1_by_paper": MetadataValue.md(markdown_table(tuned_vs_base_by_paper(results))),
         "overlap_sentence_f1_with_rag": _value(by_variant, OVERLAP, "token_f1"),  # no model: what F1 means here
-        "citation_accuracy_tuned_rag": _value(by_variant, "tuned + RAG", "citation_accuracy"),
-        "citation_accuracy_base_rag": _value(by_variant, "base + RAG", "citation_accuracy"),
-        "refusal_accuracy_tuned": _value(by_variant, "tuned + RAG, answer removed", "refused"),
-        "refusal_accuracy_base": _value(by_variant, "base + RAG, answer removed", "refused"),
-        "judge": judge_backend.identity if judge_backend else "off",
+        "citation_accuracy_tuned_rag": _value(by_variant, tuned_rag, "citation_accuracy"),
+        "citation_accuracy_base_rag": _value(by_variant, base_rag, "citation_accuracy"),
+        "refusal_accuracy_tuned": _value(by_variant, tuned_removed, "refused"),
+        "refusal_accuracy_base": _value(by_variant, base_removed, "refused"),
         "judge_unanswered": int((results["rag"] & (results["prompt"] == ANSWERABLE) & ~results["judged"]).sum())
-                            if judge_backend else 0,
-        "files": MetadataValue.json({"results": str(out_dir / "results.csv"), "summary": str(out_dir / "summary.json")}),
+                            if config.judge else 0,
         "examples": MetadataValue.md(markdown_table(results[["variant", "question", "answer", "token_f1"]].round(2),
                                                     max_rows=12, max_chars=70)),
-    })
-
-
-def _answers_of(model, tokenizer, adapter_path: Path, config: EvaluationConfig) -> Callable[[list[list[dict]]], list[str]]:
-    """A generator answering with another adapter (the served one) loaded beside the new one,
-    decoded as every variant is."""
-    def generate(conversations: list[list[dict]]) -> list[str]:
-        model.load_adapter(str(adapter_path), adapter_name="served")
-        model.set_adapter("served")
-        try:
-            with lora_merged(model):
-                return [o.text for o in generate_chat(model, tokenizer, conversations, config.batch_size,
-                                                      config.max_new_tokens, loop_guard=True)]
-        finally:
-            model.set_adapter("default")
-            model.delete_adapter("served")
-    return generate
+    }
 
 
 def _promotion(context: AssetExecutionContext, config: EvaluationConfig, results: pd.DataFrame, items: list[EvalItem],

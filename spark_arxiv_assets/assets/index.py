@@ -1,16 +1,19 @@
 """`chunk_index`: FAISS (exact or IVF) + BM25 over the chunks, updated incrementally."""
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 from dagster import (AssetCheckResult, AssetExecutionContext, AssetIn, Config, MetadataValue, Output, ResourceParam, asset,
                      asset_check)
 
-from ..core.chunk_index import ChunkIndex, IndexOptions, update_chunk_index
+from ..core.chunk_index import ChunkIndex, IndexKind, IndexOptions, UpdateStats, update_chunk_index
 from ..core.embeddings import encode_texts
+from ..core.options import options_from
 from ..core.progress import Progress
 from ..io_managers.index_store import ChunkIndexIOManager
 from ..resources.models import EmbeddingModel
 from ..resources.spark import ArxivSparkResource
-from ..resources.spark_embedding import encode_with_spark
+from ..spark_tasks.embedding import encode_with_spark
 from .partitions import FOLLOWS_NEW_PARTITIONS, SPARK_POOL
 from .usage import reports_usage
 
@@ -20,11 +23,12 @@ MODEL_ASSETS = {"student_adapter", "rag_evaluation"}
 
 
 class IndexConfig(Config):
-    kind: str = "auto"  # auto | flat | ivf
-    ivf_threshold: int = 50_000
-    nlist: int | None = None
-    nprobe: int = 16
-    retrain_growth: float = 4.0  # retrain IVF lists when the corpus has grown (or shrunk) this much since training
+    """Index options (documented in `core/chunk_index.IndexOptions`), and how this run embeds."""
+    kind: IndexKind = IndexOptions.kind
+    ivf_threshold: int = IndexOptions.ivf_threshold
+    nlist: int | None = IndexOptions.nlist
+    nprobe: int = IndexOptions.nprobe
+    retrain_growth: float = IndexOptions.retrain_growth
     full_rebuild: bool = False  # ignore the previous index and re-embed everything
     embed_with_spark: bool = False  # encode inside Spark tasks (one model per executor) instead of in-process
 
@@ -41,9 +45,23 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
     when another run published an index meanwhile."""
     previous = chunk_index_io_manager.load_latest()
     based_on = previous.manifest["loaded_version"] if previous is not None else chunk_index_io_manager.current_version()
-    if config.full_rebuild:
-        previous = None
+    embed = _embedder(context, config, embedder, pyspark)
+    index, stats = update_chunk_index(None if config.full_rebuild else previous, paper_chunks, embed,
+                                      options_from(IndexOptions, config), embedder.model)
+    stop_spark = _models_follow(context)
+    if stop_spark:
+        pyspark.stop_session()  # the last Spark asset: its JVM and workers would sit beside the models
+    index.manifest["based_on"] = based_on  # published only if no other run published since (compare-and-swap)
+    context.log.info(f"index: +{stats.added} -{stats.removed} ={stats.kept} ({index.dense.kind}, {index.size} vectors; "
+                     f"dense index: {stats.rebuild_reason or 'updated in place'})")
+    return Output(index, metadata={**_index_metadata(index, stats, embedder.model),
+                                   "embedded_in": "spark" if config.embed_with_spark else "process",
+                                   "spark_stopped_before_models": stop_spark})
 
+
+def _embedder(context: AssetExecutionContext, config: IndexConfig, embedder: EmbeddingModel,
+              pyspark: ArxivSparkResource) -> Callable[[list[str]], np.ndarray]:
+    """texts → vectors, in this process or (`embed_with_spark`) in Spark tasks, with progress in the log."""
     def embed(texts: list[str]) -> np.ndarray:
         progress = Progress("embedding", len(texts), context.log.info, unit="chunks")
         if config.embed_with_spark and texts:
@@ -54,20 +72,15 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
             vectors = encode_texts(embedder.load(), texts, embedder.batch_size, on_batch=progress.advance)
         progress.finish()
         return vectors
+    return embed
 
-    options = IndexOptions(config.kind, config.ivf_threshold, config.nlist, config.nprobe, config.retrain_growth)
-    index, stats = update_chunk_index(previous, paper_chunks, embed, options, embedder.model)
-    stop_spark = _models_follow(context)
-    if stop_spark:
-        pyspark.stop_session()  # the last Spark asset: its JVM and workers would sit beside the models
-    index.manifest["based_on"] = based_on  # published only if no other run published since (compare-and-swap)
-    context.log.info(f"index: +{stats.added} -{stats.removed} ={stats.kept} ({index.dense.kind}, {index.size} vectors; "
-                     f"dense index: {stats.rebuild_reason or 'updated in place'})")
-    return Output(index, metadata={
+
+def _index_metadata(index: ChunkIndex, stats: UpdateStats, model: str) -> dict:
+    return {
         "vectors": index.size,
         "dimension": index.manifest["dim"],
         "index_kind": index.dense.kind,
-        "embedding_model": embedder.model,
+        "embedding_model": model,
         "embedded_text": index.manifest["embedded_text"],  # tables are embedded by their outline
         "added": stats.added, "removed": stats.removed, "kept": stats.kept,
         "kept_rows_updated": stats.kept_rows_updated,
@@ -78,11 +91,9 @@ def chunk_index(context: AssetExecutionContext, config: IndexConfig, paper_chunk
         "chunks_per_second": round(stats.added / stats.embed_seconds, 1) if stats.embed_seconds > 0 else 0.0,
         "build_seconds": round(stats.build_seconds, 3),
         "dense_memory_mb": round(index.dense.memory_bytes() / 1e6, 2),
-        "embedded_in": "spark" if config.embed_with_spark else "process",
-        "spark_stopped_before_models": stop_spark,
         "bm25_documents": int(len(index.lexical.ids)),
         "papers": MetadataValue.int(int(index.chunks["paper_id"].nunique())),
-    })
+    }
 
 
 def _models_follow(context: AssetExecutionContext) -> bool:

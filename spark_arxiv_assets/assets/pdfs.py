@@ -2,7 +2,7 @@
 
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSpec, AssetExecutionContext, Config, MetadataValue, Output, asset
@@ -13,21 +13,13 @@ from ..core.previews import counts_table, markdown_table
 from ..core.progress import Progress
 from ..io_managers.paper_tables import PaperRows
 from ..resources.arxiv import ArxivClient, DownloadResult, download_path, file_sha256
-from ..io_managers.uris import children
 from ..resources.storage import ArtifactStorage
 from ..settings import data_dir
+from ..storage.uris import children
 from .partitions import MONTHS, ONE_RUN, add_month_metadata
 from .usage import reports_usage
 
 PDF_COLUMNS = ["paper_id", "month", "version", "pdf_path", "status", "error", "n_bytes", "sha256", "attempts"]
-
-
-class PdfsConfig(Config):
-    # Where to look first; every paper falls back to its own file (from the catalog), then to arXiv:
-    # auto: its own file, else arXiv | arxiv: arXiv first (a fresh download) | folder: `folder` first.
-    source: Literal["auto", "arxiv", "folder"] = "auto"
-    folder: str | None = None  # for "folder": looks for <id>v<N>.pdf or <id>.pdf (slash ids: '_')
-    download_dir: str | None = None  # local; default: $SPARK_ARXIV_DATA_DIR/pdfs (uploaded when storage is remote)
 
 
 def _local_result(path: Path) -> DownloadResult:
@@ -86,21 +78,40 @@ def _from_arxiv(paper, arxiv: ArxivClient, download_dir: Path) -> DownloadResult
     return arxiv.download_pdf(arxiv_id, download_path(download_dir, arxiv_id))
 
 
+def _folder_first(paper, config: "PdfsConfig", arxiv: ArxivClient, download_dir: Path) -> DownloadResult | None:
+    if not config.folder:
+        raise ValueError("source='folder' needs `folder`")
+    found = _find_in_folder(Path(config.folder), paper.paper_id, int(paper.version) if pd.notna(paper.version) else None)
+    return _local_result(found) if found is not None else None
+
+
+def _arxiv_first(paper, config: "PdfsConfig", arxiv: ArxivClient, download_dir: Path) -> DownloadResult | None:
+    return _from_arxiv(paper, arxiv, download_dir) if _has_arxiv_id(paper.paper_id) else None
+
+
+# Where a run looks first (None: not there, go on): a new PDF source is a function and an entry here.
+# Every paper then falls back to its own file (from the catalog), then to arXiv.
+FIRST_PLACES: dict[str, Callable[..., DownloadResult | None]] = {
+    "auto": lambda paper, config, arxiv, download_dir: None,  # its own file, else arXiv
+    "arxiv": _arxiv_first,  # a fresh download, for papers with an arXiv id
+    "folder": _folder_first,  # `folder` first
+}
+
+
+class PdfsConfig(Config):
+    source: Literal[tuple(FIRST_PLACES)] = "auto"  # type: ignore[valid-type]  # where to look first
+    folder: str | None = None  # for "folder": looks for <id>v<N>.pdf or <id>.pdf (slash ids: '_')
+    download_dir: str | None = None  # local; default: $SPARK_ARXIV_DATA_DIR/pdfs (uploaded when storage is remote)
+
+
 def locate_pdf(paper, config: PdfsConfig, arxiv: ArxivClient, download_dir: Path) -> DownloadResult:
     """The configured place first, then the paper's own file, then arXiv: a run that names one
     place still finds the papers other sources added to its months."""
+    first = FIRST_PLACES[config.source](paper, config, arxiv, download_dir)
+    if first is not None:
+        return first
     local = getattr(paper, "local_pdf", None)
-    own = Path(local) if isinstance(local, str) and local else None
-    if config.source == "folder":
-        if not config.folder:
-            raise ValueError("source='folder' needs `folder`")
-        found = _find_in_folder(Path(config.folder), paper.paper_id,
-                                int(paper.version) if pd.notna(paper.version) else None)
-        if found is not None:
-            return _local_result(found)
-    if own is None or config.source == "arxiv" and _has_arxiv_id(paper.paper_id):
-        return _from_arxiv(paper, arxiv, download_dir)
-    return _local_result(own)
+    return _local_result(Path(local)) if isinstance(local, str) and local else _from_arxiv(paper, arxiv, download_dir)
 
 
 @asset(group_name="ingest", io_manager_key="paper_table_io_manager", kinds={"http", "deltalake"},

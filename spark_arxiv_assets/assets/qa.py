@@ -8,20 +8,21 @@ from dagster import (AssetCheckResult, AssetExecutionContext, AutomationConditio
                      asset_check)
 
 from ..core.chunk_index import ChunkIndex
-from ..core.embeddings import encode_texts
+from ..core.defaults import SEED
+from ..core.options import options_from
 from ..core.paper_families import families_with_several, paper_families
 from ..core.previews import markdown_table
 from ..core.qa_cache import ReplyCache
 from ..core.qa_filters import FilterOptions, apply_filters, split_by_paper
 from ..core.qa_generation import generate_pairs, spread_over_papers
-from ..core.qa_prompts import PROMPT_VERSION, reply_shape
-from ..core.raft import RaftOptions, raft_prompts
+from ..core.qa_prompts import PROMPT_VERSION, Strategy, reply_shape
+from ..core.raft import PassageOrder, RaftOptions, raft_prompts
 from ..core.rag_prompt import training_example
-from ..io_managers.atomic import atomic_write
 from ..io_managers.paper_tables import PaperRows
 from ..resources.models import EmbeddingModel
 from ..resources.storage import ArtifactStorage
 from ..resources.teacher import TeacherResource, release_local_models
+from ..storage.atomic import atomic_write
 from .partitions import FOLLOWS_NEW_PARTITIONS, MONTHS, ONE_RUN, add_month_metadata
 from .usage import reports_usage
 
@@ -31,32 +32,31 @@ QA_COLUMNS = ["question", "answer", "kind", "context", "title", "paper_id", "chu
 
 
 class QaPairsConfig(Config):
-    # answer_aware: answers are sentences picked from the chunk and the teacher writes the question
-    # (what small offline teachers can do); free: the teacher writes questions and answers (use with a
-    # strong teacher such as Mistral-7B-Instruct behind an OpenAI-compatible server).
-    strategy: str = "answer_aware"
-    questions_per_chunk: int = 2
+    strategy: Strategy = "answer_aware"  # see core/qa_prompts.Strategy; free wants a strong teacher
+    questions_per_chunk: int = 2  # answer sentences picked (answer_aware) or questions asked (free) per chunk
     max_chunks: int | None = None  # cap per run, spread over the papers (seeded); None = every chunk
-    sample_seed: int = 13
+    sample_seed: int = SEED  # the order in which max_chunks takes chunks
     min_chunk_tokens: int = 40  # fragments too short to ask about are skipped
     generation_batch: int = 16  # chunks per teacher call batch (and cache checkpoint)
 
 
 class QaConfig(Config):
-    min_grounding: float = 0.6
-    max_question_similarity: float = 0.92
-    min_question_answer_similarity: float = 0.3
-    max_source_rank: int | None = 10  # a question must find its own chunk in the top N (hybrid search); None: off
-    eval_fraction: float = 0.2
-    seed: int = 13
-    passages: int = 3  # k passages per training prompt (RAFT), as the chat sends them
-    no_source_share: float = 0.2  # prompts without the source chunk, taught to answer "The passages do not say."
-    passage_order: str = "retrieved"  # retrieved: as the chat sends them | random: the source at a random position
+    """Filter thresholds (`core/qa_filters.FilterOptions`), the split, and the RAFT prompts (`core/raft.RaftOptions`)."""
+    min_grounding: float = FilterOptions.min_grounding
+    max_question_similarity: float = FilterOptions.max_question_similarity
+    min_question_answer_similarity: float = FilterOptions.min_question_answer_similarity
+    max_source_rank: int | None = FilterOptions.max_source_rank  # own chunk in the top N (hybrid search); None: off
+    eval_fraction: float = 0.2  # share of paper families held out for evaluation
+    seed: int = RaftOptions.seed  # the split and RAFT's distractors
+    passages: int = RaftOptions.passages  # k passages per training prompt, as the chat sends them
+    no_source_share: float = RaftOptions.no_source_share  # prompts without the source, taught "The passages do not say."
+    passage_order: PassageOrder = RaftOptions.order  # retrieved: as the chat sends them | random: source anywhere
 
 
-def _write_outputs(storage: ArtifactStorage, frame: pd.DataFrame) -> dict[str, str]:
-    """Chat-format JSONL per split (loadable with `datasets.load_dataset('json', ...)`) and the
-    seed's flat `synthetic_arxiv_qa_dataset.json`; each written atomically."""
+
+def _write_outputs(storage: ArtifactStorage, frame: pd.DataFrame, rejected: pd.DataFrame) -> dict[str, str]:
+    """Chat-format JSONL per split (loadable with `datasets.load_dataset('json', ...)`), the seed's flat
+    `synthetic_arxiv_qa_dataset.json`, and the rejected rows with their filter; each written atomically."""
     out_dir = storage.path("qa")
     paths = {}
     for split in ("train", "eval"):
@@ -71,6 +71,10 @@ def _write_outputs(storage: ArtifactStorage, frame: pd.DataFrame) -> dict[str, s
     seed_path = storage.path("synthetic_arxiv_qa_dataset.json")
     atomic_write(seed_path, lambda tmp: tmp.write_text(json.dumps(flat, indent=1, ensure_ascii=False), encoding="utf-8"))
     paths["seed_json"] = str(seed_path)
+    rejected_path = storage.path("qa", "rejected.parquet")
+    atomic_write(rejected_path, lambda tmp: rejected[["filter", "question", "answer", "paper_id", "chunk_id"]]
+                 .to_parquet(tmp, index=False))
+    paths["rejected"] = str(rejected_path)
     return paths
 
 
@@ -125,31 +129,29 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.Da
     index: each question must retrieve its own chunk), splits them by paper family (papers sharing
     much of their text go to one side), writes the files."""
     raw = qa_pairs.reset_index(drop=True)
-    model = embedder.load()
-    embed = lambda texts: encode_texts(model, texts)  # noqa: E731
-    options = FilterOptions(min_grounding=config.min_grounding, max_question_similarity=config.max_question_similarity,
-                            min_question_answer_similarity=config.min_question_answer_similarity,
-                            max_source_rank=config.max_source_rank)
     retriever = embedder.retriever(chunk_index)
-    kept, removed, rejected = apply_filters(raw, options, embed, retriever.source_ranks)
+    kept, removed, rejected = apply_filters(raw, options_from(FilterOptions, config), embedder.embed_function(),
+                                            retriever.source_ranks)
+    for name, count in removed.items():
+        context.log.info(f"filter {name}: removed {count}")
     # a scan or second version of an eval paper would put its answer sentences in the training data
     families = paper_families(chunk_index.chunks["paper_id"], chunk_index.chunks["text"])
     kept["paper_family"] = kept["paper_id"].map(lambda paper_id: families.get(paper_id, paper_id))
     kept["split"] = split_by_paper(kept["paper_family"], config.eval_fraction, config.seed) if len(kept) else []
-    raft = RaftOptions(passages=config.passages, no_source_share=config.no_source_share, seed=config.seed,
-                       order=config.passage_order)
+    raft = options_from(RaftOptions, config, order="passage_order")
     kept = raft_prompts(kept, lambda questions, n: retriever.search_many(questions, n), raft)[QA_COLUMNS]
-    paths = _write_outputs(storage, kept)
-    rejected_path = storage.path("qa", "rejected.parquet")
-    atomic_write(rejected_path, lambda tmp: rejected[["filter", "question", "answer", "paper_id", "chunk_id"]]
-                 .to_parquet(tmp, index=False))
-    paths["rejected"] = str(rejected_path)
+    paths = _write_outputs(storage, kept, rejected)
+    return Output(kept, metadata={**_dataset_metadata(raw, kept, removed, rejected, families),
+                                  "files": MetadataValue.json(paths)})
+
+
+def _dataset_metadata(raw: pd.DataFrame, kept: pd.DataFrame, removed: dict[str, int], rejected: pd.DataFrame,
+                      families: dict[str, str]) -> dict:
+    """The filter funnel, the split, the RAFT prompts, and examples of what was kept and rejected."""
     funnel = pd.DataFrame([{"stage": "pairs parsed (qa_pairs, all months)", "rows": len(raw)}]
                           + [{"stage": f"filter: {k}", "rows": -v} for k, v in removed.items()]
                           + [{"stage": "pairs kept", "rows": len(kept)}])
-    for name, count in removed.items():
-        context.log.info(f"filter {name}: removed {count}")
-    return Output(kept, metadata={
+    return {
         "pairs_kept": len(kept),
         "pairs_parsed": len(raw),
         "keep_rate": round(len(kept) / len(raw), 3) if len(raw) else 0.0,
@@ -165,10 +167,9 @@ def qa_dataset(context: AssetExecutionContext, config: QaConfig, qa_pairs: pd.Da
         "removed_by_filter": MetadataValue.json(removed),
         "rejected_examples": MetadataValue.md(markdown_table(
             rejected.groupby("filter", sort=False).head(3)[["filter", "question", "answer"]], max_rows=30, max_chars=90)),
-        "files": MetadataValue.json(paths),
         "preview": MetadataValue.md(markdown_table(kept[["split", "kind", "question", "target", "paper_id", "grounding"]]
                                                    .round({"grounding": 2}), max_chars=90)),
-    })
+    }
 
 
 @asset_check(asset=qa_dataset, description="Rows are grounded in their context and no paper, nor family of papers "

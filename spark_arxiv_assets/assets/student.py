@@ -8,29 +8,32 @@ from typing import Optional
 import pandas as pd
 from dagster import AssetCheckResult, AssetExecutionContext, Config, MetadataValue, Output, asset, asset_check
 
+from ..core.causal_lm import Quantization, load_student, resolve_causal_lm, write_base_model_file
+from ..core.defaults import SMALL_LM
+from ..core.options import options_from
 from ..core.plots import loss_curve
 from ..core.rag_prompt import training_example
-from ..core.student_training import TrainingOptions, merge_adapter, train_lora
-from ..io_managers.model_dir import LINEAGE_FILE, current_adapter_version
-from ..resources.causal_lm import load_student, resolve_causal_lm, write_base_model_file
+from ..core.student_training import TrainingOptions, TrainingReport, merge_adapter, train_lora
 from ..resources.storage import ArtifactStorage
 from ..settings import data_dir
+from ..storage.adapter_store import LINEAGE_FILE, current_adapter_version
 from .usage import reports_usage
 
 
 class StudentConfig(Config):
-    base_model: str = "SmolLM2-135M-Instruct"  # e.g. mistralai/Mistral-7B-Instruct-v0.3 on a GPU box
+    """The student and its LoRA training (options documented in `core/student_training.TrainingOptions`)."""
+    base_model: str = SMALL_LM  # e.g. mistralai/Mistral-7B-Instruct-v0.3 on a GPU box
     device: str = "auto"  # auto: CUDA when there is one | cpu | cuda[:n]
-    quantization: str = "auto"  # auto: 4-bit NF4 (QLoRA) on CUDA, full precision on CPU | none | 4bit
-    lora_r: int = 16
-    lora_alpha: int = 32
+    quantization: Quantization = TrainingOptions.quantization  # auto: 4-bit NF4 (QLoRA) on CUDA, none on CPU
+    lora_r: int = TrainingOptions.lora_r
+    lora_alpha: int = TrainingOptions.lora_alpha
     lora_dropout: float = TrainingOptions.lora_dropout
-    epochs: float = 3.0
-    max_steps: int = -1
-    learning_rate: float = 2e-4
-    batch_size: int = 4
-    max_length: int = 1024  # prompt (k passages) + answer; longer examples are cut, and dropped if the answer is
-    gradient_checkpointing: Optional[bool] = None  # None: on for 4-bit on CUDA (QLoRA), off otherwise
+    epochs: float = TrainingOptions.epochs
+    max_steps: int = TrainingOptions.max_steps  # > 0 overrides epochs
+    learning_rate: float = TrainingOptions.learning_rate
+    batch_size: int = TrainingOptions.batch_size
+    max_length: int = TrainingOptions.max_length  # prompt (k passages) + answer; an example cut before its answer is dropped
+    gradient_checkpointing: Optional[bool] = TrainingOptions.gradient_checkpointing  # None: on for 4-bit on CUDA
     merge: bool = False  # also write full merged weights (not with 4-bit bases)
 
 
@@ -56,22 +59,29 @@ def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_da
     if not train:
         raise ValueError("qa_dataset has no training rows: nothing to fine-tune on (see its filter funnel)")
     base = resolve_causal_lm(config.base_model)
-    options = TrainingOptions(lora_r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                              epochs=config.epochs, max_steps=config.max_steps, learning_rate=config.learning_rate,
-                              batch_size=config.batch_size, max_length=config.max_length, quantization=config.quantization,
-                              gradient_checkpointing=config.gradient_checkpointing)
+    options = options_from(TrainingOptions, config)
     staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=data_dir()))
     context.log.info(f"fine-tuning {config.base_model} on {len(train)} examples (device {config.device})")
     report = train_lora(base, train, evaluation, options, staging, log=context.log.info, device=config.device)
     write_base_model_file(staging, config.base_model)
-    families = train_rows["paper_family"] if "paper_family" in train_rows else train_rows["paper_id"]
-    (staging / LINEAGE_FILE).write_text(json.dumps({
-        "adapter_id": uuid.uuid4().hex, "based_on": based_on, "training_papers": sorted(set(train_rows["paper_id"])),
-        "training_families": sorted(set(families)), "train_examples": len(train)}, indent=1))
+    _write_lineage(staging, train_rows, based_on)
     if config.merge and report.quantization == "none":
         merge_adapter(base, staging, staging / "merged")
-    return Output(staging, metadata={
-        "base_model": config.base_model,
+    return Output(staging, metadata=_training_metadata(config.base_model, report, train_rows))
+
+
+def _write_lineage(adapter_dir: Path, train_rows: pd.DataFrame, based_on: str | None) -> None:
+    """What the adapter was trained on (so no evaluation counts those papers as held out) and the
+    adapter version it replaces (so it is published only over that one)."""
+    families = train_rows["paper_family"] if "paper_family" in train_rows else train_rows["paper_id"]
+    (adapter_dir / LINEAGE_FILE).write_text(json.dumps({
+        "adapter_id": uuid.uuid4().hex, "based_on": based_on, "training_papers": sorted(set(train_rows["paper_id"])),
+        "training_families": sorted(set(families)), "train_examples": len(train_rows)}, indent=1))
+
+
+def _training_metadata(base_model: str, report: TrainingReport, train_rows: pd.DataFrame) -> dict:
+    return {
+        "base_model": base_model,
         "device": report.device,
         "dtype": report.dtype,
         "quantization": report.quantization,
@@ -90,7 +100,7 @@ def student_adapter(context: AssetExecutionContext, config: StudentConfig, qa_da
         "training_seconds": round(report.seconds, 1),
         "setup_seconds": round(report.setup_seconds, 1),
         "loss_curve": MetadataValue.md(loss_curve(report.losses, report.eval_loss)),
-    })
+    }
 
 
 @asset_check(asset=student_adapter, description="The adapter loads with PeftModel.from_pretrained and generates.")

@@ -1,1 +1,2 @@
-"""Pure logic: no Dagster, no Spark. Everything here is testable on its own."""
+"""Pure logic, no Dagster: text, structure, chunking, retrieval, prompts, filters, metrics, and the
+model code the assets and the chat share (loading causal LMs and the embedder, training)."""

@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,12 +41,15 @@ def embedded_texts(chunks: pd.DataFrame) -> list[str]:
                                                   chunks["chunk_type"])]
 
 
+IndexKind = Literal["auto", "flat", "ivf"]
+
+
 @dataclass(frozen=True)
 class IndexOptions:
-    kind: str = "auto"  # auto | flat | ivf
+    kind: IndexKind = "auto"  # auto: exact inner product up to ivf_threshold vectors, then IVF
     ivf_threshold: int = 50_000  # auto switches to IVF at this many vectors
     nlist: int | None = None  # IVF lists; default ≈ 4·√N
-    nprobe: int = 16
+    nprobe: int = 16  # IVF lists searched per query
     retrain_growth: float = 4.0  # retrain IVF once the corpus is this many times larger (or smaller) than at training
 
     def __post_init__(self) -> None:

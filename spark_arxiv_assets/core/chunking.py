@@ -20,7 +20,7 @@ MAX_CONTEXT_CHARS = 160  # ≈ 40 tokens of "title › section" in front of each
 @dataclass(frozen=True)
 class ChunkingOptions:
     chunk_tokens: int = 200  # all-MiniLM-L6-v2 truncates at 256 word pieces
-    overlap_tokens: int = 30
+    overlap_tokens: int = 30  # shared by consecutive chunks of one section
     min_chunk_chars: int = 40  # shorter fragments (stray captions, page numbers) are dropped
     max_embedded_tokens: int = 254  # what the embedder reads (256 with [CLS] and [SEP]): longer chunks are split
 

@@ -8,6 +8,7 @@ runtime, the paper is quarantined; in our own code, it raises and fails the run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pymupdf
 
@@ -20,12 +21,15 @@ from .sections import blocks_from_text
 EXTRACTOR_VERSION = "pymupdf-layout-5"  # bump when extraction changes: cached pages are redone
 
 
+OcrEngineName = Literal["rapidocr", "tesseract", "none"]
+
+
 @dataclass(frozen=True)
 class ExtractionOptions:
-    ocr_engine: str = "rapidocr"
+    ocr_engine: OcrEngineName = "rapidocr"  # for pages without a usable text layer; tesseract needs the system package
     ocr_dpi: int = 200  # for vector-only pages; scanned images are read at their native resolution
     min_text_chars: int = 25  # fewer characters than this on a page means "no usable text layer"
-    max_pages: int = 500
+    max_pages: int = 500  # a longer PDF is quarantined
     max_page_chars: int = 200_000  # ~50 dense pages' worth: more on one page is a text bomb or invisible junk
     max_ocr_megapixels: float = 12.0  # pages are rendered for OCR at a dpi that keeps within this
     paper_timeout_s: float = 600.0  # wall-clock limit per paper, enforced inside the Spark task

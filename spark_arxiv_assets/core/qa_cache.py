@@ -10,6 +10,9 @@ import time
 
 import pandas as pd
 
+from ..storage.tables import read_table, write_table
+from ..storage.uris import children
+
 CACHE_COLUMNS = ["cache_key", "chunk_id", "prompt_version", "teacher", "raw_text", "error", "completion_tokens"]
 COMPACT_ABOVE = 64  # parts
 
@@ -17,9 +20,6 @@ COMPACT_ABOVE = 64  # parts
 class ReplyCache:
     def __init__(self, directory: os.PathLike) -> None:
         """`directory`: a pathlib.Path or a UPath (any URI)."""
-        from ..io_managers.tables import read_table
-        from ..io_managers.uris import children
-
         self.directory = directory
         parts = sorted((p for p in children(directory) if p.name.startswith("part-") and p.name.endswith(".parquet")),
                        key=lambda p: p.name)
@@ -32,8 +32,6 @@ class ReplyCache:
                 part.unlink()
 
     def _write_part(self, frame: pd.DataFrame) -> None:
-        from ..io_managers.tables import write_table
-
         write_table(frame, self.directory / f"part-{time.time_ns():020d}.parquet")
 
     def keys(self) -> set[str]:

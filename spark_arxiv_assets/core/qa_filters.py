@@ -47,10 +47,10 @@ def looks_english(text: str, sentence: bool = True) -> bool:
 
 @dataclass(frozen=True)
 class FilterOptions:
-    min_grounding: float = 0.6
+    min_grounding: float = 0.6  # share of the answer's content words that must be in its chunk
     question_words: tuple[int, int] = (4, 40)
     answer_words: tuple[int, int] = (1, 120)
-    max_question_similarity: float = 0.92
+    max_question_similarity: float = 0.92  # a question this close (cosine) to a kept one is a duplicate
     min_question_answer_similarity: float = 0.3  # a question must be about its answer
     max_source_rank: int | None = 10  # the question must retrieve its own chunk in the top N; None: no check
 

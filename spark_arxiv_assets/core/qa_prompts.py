@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 PROMPT_VERSION = "qa-v2"  # part of the generation cache key: bump when the prompt changes
 QUESTION_KINDS = ("factual", "conceptual", "numeric")
+
+# answer_aware: answers are sentences picked from the chunk and the teacher writes the question (what
+# small offline teachers can do); free: the teacher writes questions and answers (use with a strong teacher).
+Strategy = Literal["answer_aware", "free"]
 
 
 @dataclass(frozen=True)
@@ -205,7 +210,7 @@ class QaRequest:
         return hashlib.sha1(raw.encode()).hexdigest()
 
 
-def build_requests(titles: list[str], texts: list[str], chunk_ids: list[str], strategy: str,
+def build_requests(titles: list[str], texts: list[str], chunk_ids: list[str], strategy: Strategy,
                    n_questions: int) -> list[QaRequest]:
     if strategy == "free":
         return [QaRequest(cid, i, teacher_messages(title, text, n_questions))
@@ -221,5 +226,5 @@ def parse_reply(request: QaRequest, text: str) -> list[dict]:
     return parse_question_only(text, request.answer) if request.answer else parse_teacher_output(text)
 
 
-def reply_shape(strategy: str) -> ReplyShape:
+def reply_shape(strategy: Strategy) -> ReplyShape:
     return QUESTION_REPLY if strategy == "answer_aware" else QUESTIONS_REPLY

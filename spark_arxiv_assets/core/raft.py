@@ -10,24 +10,28 @@ times (README, "What the 135M student learns")."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 import pandas as pd
 
 from .answer_metrics import contains_answer
+from .defaults import PASSAGES_K, SEED
 from .retrieval import Hit
 
 NOT_IN_PASSAGES = "The passages do not say."
 
 
+PassageOrder = Literal["retrieved", "random"]
+
+
 @dataclass(frozen=True)
 class RaftOptions:
-    passages: int = 3  # k: what the chat retrieves by default
+    passages: int = PASSAGES_K
     no_source_share: float = 0.2  # prompts whose passages omit the source chunk
     candidates: int = 20  # retrieved per question to find distractors in
-    seed: int = 13
-    order: str = "retrieved"  # retrieved: passages in rank order | random: the source at a seeded random position
+    seed: int = SEED
+    order: PassageOrder = "retrieved"  # retrieved: passages in rank order | random: the source at a seeded random position
 
 
 def cited_target(answer: str, position: int) -> str:

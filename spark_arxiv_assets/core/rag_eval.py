@@ -8,8 +8,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .answer_metrics import contains_answer, faithfulness, token_f1
-from .citations import cited_passages, is_refusal, with_citation, without_citations
+from .answer_metrics import contains_answer, token_f1
+from .citations import without_citations
+from .defaults import PASSAGES_K, SEED
+from .eval_metrics import ANSWERABLE, CLOSED_BOOK, METRICS, REMOVED, Answer, scores
 from .llm_judge import SCORES, judge_answers
 from .qa_prompts import sentences
 from .rag_prompt import answer_messages
@@ -27,7 +29,6 @@ class EvalItem:
     chunk_id: str | None = None  # the chunk the question was written from (eval split)
 
 
-ANSWERABLE, REMOVED, CLOSED_BOOK = "answerable", "answer removed", "closed book"
 # (model, prompt): closed book, with the retrieved passages, with the answer's passages taken out
 VARIANTS = [("base", CLOSED_BOOK), ("base", ANSWERABLE), ("tuned", CLOSED_BOOK), ("tuned", ANSWERABLE),
             ("base", REMOVED), ("tuned", REMOVED)]
@@ -59,8 +60,16 @@ def _retrieval_hit(hits: list[Hit], item: EvalItem) -> bool:
     return first_relevant_rank(hits, labelled) is not None
 
 
+def _answer(item: EvalItem, prompt: str, answer: str, hits: list[Hit]) -> Answer:
+    """What the metrics read. What is said is scored apart from what is cited; the reference loses its
+    own "[35]"-style references too, so a sentence quoted from a paper scores the same with or without."""
+    labelled = _retrieval_hit(hits, item) if prompt == ANSWERABLE and item.source == "fixed" else None
+    return Answer(prompt, answer, without_citations(answer), without_citations(item.reference), hits,
+                  {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}, labelled)
+
+
 def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[str, Callable[[list[list[dict]]], list[str]]],
-                 embed: Callable[[list[str]], np.ndarray], k: int = 3,
+                 embed: Callable[[list[str]], np.ndarray], k: int = PASSAGES_K,
                  judge: Callable[[list[list[dict]]], list[str | None]] | None = None,
                  variants: list[tuple[str, str]] = VARIANTS, no_model_row: bool = True) -> pd.DataFrame:
     """One row per (item, variant): the answer; token F1 and embedding similarity to the reference; whether
@@ -84,33 +93,17 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
                                         for item, hits, answer in zip(items, passages[prompt], answers)])
                   if judge is not None and prompt == ANSWERABLE else [None] * len(items))
         for item, hits, answer, judgement in zip(items, passages[prompt], answers, judged):
-            # What is said, scored apart from what is cited; the reference loses its own "[35]"-style
-            # references too, so a sentence quoted from a paper is scored the same with or without them.
-            said, reference = without_citations(answer), without_citations(item.reference)
-            gold = {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}
-            cited = cited_passages(answer, len(hits))
-            shown = cited_passages(with_citation(answer, [h.text for h in hits])[0], len(hits))  # what the chat shows
+            scored = _answer(item, prompt, answer, hits)
             rows.append({"variant": variant_name(model_name, prompt), "model": model_name, "prompt": prompt,
                          "rag": prompt != CLOSED_BOOK, "source": item.source, "paper_id": item.paper_id,
-                         "question": item.question,
-                         "reference": item.reference, "answer": answer,
-                         "token_f1": token_f1(said, reference) if prompt != REMOVED else np.nan,
-                         "contains_answer": contains_answer(said, reference) if prompt != REMOVED else np.nan,
-                         "cites": bool(cited), "citation_correct": bool(cited & gold) if gold else np.nan,
-                         "chat_citation_correct": bool(shown & gold) if gold else np.nan,
-                         "refused": is_refusal(answer),
-                         "faithfulness": faithfulness(said, [h.text for h in hits]) if hits else np.nan,
-                         "retrieval_hit": _retrieval_hit(hits, item) if prompt == ANSWERABLE and item.source == "fixed"
-                                          else np.nan,
-                         "judged": judgement is not None,
+                         "question": item.question, "reference": item.reference, "answer": answer,
+                         **scores(scored), "judged": judgement is not None,
                          **{f"judge_{key}": judgement[key] if judgement else np.nan for key in SCORES}})
     for item, hits in zip(items, passages[ANSWERABLE]) if no_model_row else ():
         said = overlap_sentence(item.question, [h.text for h in hits])
         rows.append({"variant": OVERLAP, "model": "none", "prompt": ANSWERABLE, "rag": True, "source": item.source,
                      "paper_id": item.paper_id, "question": item.question, "reference": item.reference, "answer": said,
-                     "token_f1": token_f1(without_citations(said), without_citations(item.reference)),
-                     "contains_answer": contains_answer(without_citations(said), without_citations(item.reference)),
-                     "cites": False, "refused": False, "judged": False})
+                     **scores(_answer(item, ANSWERABLE, said, hits), no_model=True), "judged": False})
     frame = pd.DataFrame(rows)
     vectors = embed([without_citations(text) for text in frame["answer"].tolist() + frame["reference"].tolist()])
     frame["similarity"] = np.where(frame["prompt"] == REMOVED, np.nan,
@@ -124,22 +117,15 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     citations, and (`chat_citation_accuracy`) those the chat shows, where an answer citing nothing is
     given its supporting passage."""
     order = [variant_name(m, p) for m, p in VARIANTS] + [OVERLAP]
-    numeric = frame.assign(contains_answer=frame["contains_answer"].astype(float),
-                           citation_correct=frame["citation_correct"].astype(float),
-                           chat_citation_correct=frame["chat_citation_correct"].astype(float),
-                           retrieval_hit=frame["retrieval_hit"].astype(float))
-    summary = numeric.groupby("variant").agg(
-        questions=("question", "size"), token_f1=("token_f1", "mean"), contains_answer=("contains_answer", "mean"),
-        citation_accuracy=("citation_correct", "mean"), cites=("cites", "mean"),
-        chat_citation_accuracy=("chat_citation_correct", "mean"), refused=("refused", "mean"),
-        similarity=("similarity", "mean"), faithfulness=("faithfulness", "mean"),
-        retrieval_hit_at_k=("retrieval_hit", "mean"), judge_faithfulness=("judge_faithfulness", "mean"),
-        judge_relevance=("judge_relevance", "mean"))
+    means = {m.summary: (m.column, "mean") for m in METRICS}
+    means |= {"similarity": ("similarity", "mean"), **{f"judge_{key}": (f"judge_{key}", "mean") for key in SCORES}}
+    numeric = frame.assign(**{column: frame[column].astype(float) for column, _ in means.values()})
+    summary = numeric.groupby("variant").agg(questions=("question", "size"), **means)
     return summary.reindex(order).reset_index().round(3)
 
 
 def paired_bootstrap(first: np.ndarray, second: np.ndarray, resamples: int = 2000,
-                     seed: int = 13) -> tuple[float, float, float]:
+                     seed: int = SEED) -> tuple[float, float, float]:
     """Mean of `second - first` over the same questions and its 95% percentile interval, resampling
     questions with replacement: the interval says whether a difference is more than noise."""
     diffs = np.asarray(second, dtype=float) - np.asarray(first, dtype=float)

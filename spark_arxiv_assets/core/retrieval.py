@@ -8,14 +8,13 @@ chunking, RRF came out below BM25 alone on our question sets and the convex comb
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Callable, get_args
 
 import numpy as np
 
 from .chunk_index import ChunkIndex
+from .defaults import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, PASSAGES_K, Fusion, Mode
 
-Mode = Literal["dense", "bm25", "hybrid"]
-Fusion = Literal["convex", "rrf"]
 RRF_K = 60
 COSINE_FLOOR = -1.0  # lowest possible inner product of unit vectors
 
@@ -34,7 +33,7 @@ class Hit:
     bm25_rank: int | None = None
     chunk_type: str = "text"  # text | list | table | figure_caption
     section: str = ""
-    figure_ref: str = ""  # a figure caption's stored crop (see io_managers.page_files.read_figure)
+    figure_ref: str = ""  # a figure caption's stored crop (see storage.page_store.read_figure)
 
     def citation(self) -> str:
         pages = f"p. {self.page_start}" if self.page_start == self.page_end else f"pp. {self.page_start}-{self.page_end}"
@@ -76,8 +75,8 @@ def convex_fusion(dense: list[tuple[int, float]], lexical: list[tuple[int, float
 
 class Retriever:
     def __init__(self, index: ChunkIndex, embed_query: Callable[[list[str]], np.ndarray], candidates: int = 50,
-                 fusion: Fusion = "convex", dense_weight: float = 0.5) -> None:
-        if fusion not in ("convex", "rrf"):
+                 fusion: Fusion = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT) -> None:
+        if fusion not in get_args(Fusion):
             raise ValueError(f"fusion must be 'convex' or 'rrf', not {fusion!r}")
         if not 0.0 <= dense_weight <= 1.0:
             raise ValueError(f"dense_weight must be within [0, 1], not {dense_weight}")
@@ -97,10 +96,10 @@ class Retriever:
     def bm25_ranking(self, query: str, k: int) -> list[tuple[int, float]]:
         return self.index.lexical.search(query, k)
 
-    def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+    def search(self, query: str, k: int = PASSAGES_K, mode: Mode = "hybrid") -> list[Hit]:
         return self.search_many([query], k, mode)[0]
 
-    def search_many(self, queries: list[str], k: int = 5, mode: Mode = "hybrid",
+    def search_many(self, queries: list[str], k: int = PASSAGES_K, mode: Mode = "hybrid",
                     query_vectors: np.ndarray | None = None) -> list[list[Hit]]:
         """Hits per query, best first; the queries are embedded in one batch."""
         depth = max(k, self.candidates)

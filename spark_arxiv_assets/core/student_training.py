@@ -12,24 +12,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .causal_lm import Quantization, choose_placement, load_causal_lm, load_tokenizer, resolve_causal_lm
+from .defaults import SEED
 from .resource_usage import UsageMeter
 
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    lora_r: int = 16
-    lora_alpha: int = 32
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scale: the update is multiplied by alpha / r
     lora_dropout: float = 0.0  # 0.05 cost 20 % of CPU speed and 0.5 GB at the same losses (README)
     target_modules: str = "all-linear"
-    epochs: float = 3.0
+    epochs: float = 3.0  # passes over the training rows
     max_steps: int = -1  # > 0 overrides epochs
-    learning_rate: float = 2e-4
-    batch_size: int = 4
+    learning_rate: float = 2e-4  # AdamW, cosine schedule
+    batch_size: int = 4  # examples per optimizer step (on a CPU accumulated one at a time)
     gradient_accumulation: int = 1
     max_length: int = 1024  # RAFT prompts hold k passages; an example cut before its answer is dropped
-    quantization: str = "auto"  # auto: 4-bit NF4 on CUDA, none on CPU | none | 4bit
+    quantization: Quantization = "auto"  # auto: 4-bit NF4 on CUDA, none on CPU
     gradient_checkpointing: bool | None = None  # None: on for 4-bit on CUDA (the QLoRA recipe), else off
-    seed: int = 13
+    seed: int = SEED
 
 
 @dataclass
@@ -149,7 +151,6 @@ def _train_lora(model_path: str, train: list[dict], evaluation: list[dict], opti
     from transformers import TrainerCallback
     from trl import SFTConfig
 
-    from ..resources.causal_lm import choose_placement, load_causal_lm, load_tokenizer, resolve_causal_lm
 
     setup_started = time.perf_counter()
     placement = choose_placement(device, options.quantization)
@@ -178,7 +179,7 @@ def _train_lora(model_path: str, train: list[dict], evaluation: list[dict], opti
         gradient_accumulation_steps=accumulation, learning_rate=options.learning_rate,
         lr_scheduler_type="cosine", warmup_steps=0, logging_steps=1, save_strategy="no", report_to="none",
         eval_strategy="no", max_length=options.max_length, packing=False, completion_only_loss=True,
-        gradient_checkpointing=checkpointing, use_cpu=not placement.on_cuda, dataloader_pin_memory=placement.on_cuda,
+        activation_checkpointing=checkpointing, use_cpu=not placement.on_cuda, dataloader_pin_memory=placement.on_cuda,
         seed=options.seed, **precision_flags(placement.dtype))
     lora = LoraConfig(r=options.lora_r, lora_alpha=options.lora_alpha, lora_dropout=options.lora_dropout,
                       target_modules=options.target_modules, task_type="CAUSAL_LM")
@@ -222,7 +223,6 @@ def merge_adapter(model_path: str, adapter_dir: Path, target: Path) -> Path:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..resources.causal_lm import resolve_causal_lm
 
     base = AutoModelForCausalLM.from_pretrained(resolve_causal_lm(model_path))
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()

@@ -1,1 +1,1 @@
-"""IO managers: every write goes to a temporary path first and is renamed into place."""
+"""Dagster IO managers: each stores one kind of asset through `storage/` (atomic writes, versioned folders)."""

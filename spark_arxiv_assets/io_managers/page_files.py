@@ -16,33 +16,12 @@ from upath import UPath
 
 from ..core.arxiv_ids import safe_name
 from ..core.page_extraction import PAGE_COLUMNS
+from ..storage.tables import read_table
+from ..storage.uris import children, relative_name
 from .paper_tables import PaperTableIOManager
-from .tables import read_table
-from .uris import as_upath, children, relative_name
 
 PAGES_ASSET = "paper_pages"
 MANIFEST_ONLY = {"pages": "manifest"}  # AssetIn metadata: give me the file list, not the text
-
-
-def page_files_root(base_uri: str) -> UPath:
-    """Where page files (and the figure crops in them) live under a store's root; figure_refs
-    are relative to it."""
-    return as_upath(base_uri) / "assets"
-
-
-def read_figure(assets_root: str | UPath, figure_ref: str) -> bytes | None:
-    """The PNG crop a figure caption's chunk points at ("<pages file>#<page>:<image>", see
-    core.chunking); None when its page file is gone (re-extracted since the index was built)."""
-    pages_file, _, where = figure_ref.partition("#")
-    page, _, image = where.partition(":")
-    path = as_upath(assets_root) / pages_file
-    if not pages_file or not path.exists():
-        return None
-    pages = read_table(path, columns=["page", "figures"])
-    figures = pages.loc[pages["page"] == int(page), "figures"]
-    if figures.empty or int(image) >= len(figures.iloc[0]):
-        return None
-    return bytes(figures.iloc[0][int(image)])
 
 
 class PageFilesIOManager(PaperTableIOManager):

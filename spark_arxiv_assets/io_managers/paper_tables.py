@@ -15,7 +15,7 @@ from upath import UPath
 
 from ..core.catalog import PaperCatalog
 from ..core.delta_tables import read_rows, replace_papers, sql_strings
-from .uris import as_upath
+from ..storage.uris import as_upath
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class CatalogIOManager(ConfigurableIOManager):
     """`arxiv_metadata` of some months is the catalog's papers of those months: the asset
     writes to the catalog itself (upserts, removals); loading reads it as it is now."""
 
-    base_uri: str
+    base_uri: str  # a folder or an fsspec URI such as s3://bucket/prefix
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         context.add_output_metadata({"catalog": str(catalog_location(self.base_uri))})

@@ -7,8 +7,8 @@ import pandas as pd
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from upath import UPath
 
-from .tables import read_table, write_table
-from .uris import as_upath
+from ..storage.tables import read_table, write_table
+from ..storage.uris import as_upath
 
 
 class ParquetIOManager(ConfigurableIOManager):

@@ -1,1 +1,1 @@
-"""Dagster resources: Spark, the arXiv and Kaggle clients, models."""
+"""Dagster resources: Spark, the arXiv and Kaggle clients, the embedder, the teacher, the artifact store."""

@@ -11,9 +11,9 @@ from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
 from ..core.arxiv_ids import ArxivId
+from ..core.http_retry import FinalProblem, RetryPolicy, polite_interval, request_with_retries
 from ..core.pdf_validation import pdf_data_problem, pdf_file_problem
 from ..core.retry_policy import RateLimiter
-from .http_retry import FinalProblem, RetryPolicy, polite_interval, request_with_retries
 
 
 @dataclass
@@ -64,14 +64,14 @@ class ArxivClient(ConfigurableResource):
     """Downloads `{base_url}/pdf/{id}` with ≥ `min_interval_s` between requests (never under
     3 s for an arXiv host)."""
 
-    base_url: str = "https://export.arxiv.org"
-    min_interval_s: float = 3.0
-    max_retries: int = 4
-    backoff_s: float = 5.0
-    max_backoff_s: float = 120.0
-    timeout_s: float = 60.0
+    base_url: str = "https://export.arxiv.org"  # PDFs from {base_url}/pdf/<id>
+    min_interval_s: float = 3.0  # between requests (never under 3 s for an arXiv host)
+    max_retries: int = 4  # per PDF, on 429, 5xx and dropped connections
+    backoff_s: float = 5.0  # first wait before a retry, doubled each time (or Retry-After)
+    max_backoff_s: float = 120.0  # longest wait before a retry
+    timeout_s: float = 60.0  # per request
     max_pdf_mb: float = 200.0  # a larger PDF is quarantined ("PDF too large"), never held in memory whole
-    user_agent: str = "spark_arxiv_assets/0.1 (research pipeline; polite crawler)"
+    user_agent: str = "spark_arxiv_assets/0.1 (research pipeline; polite crawler)"  # arXiv asks crawlers to say who they are
 
     _limiter: RateLimiter | None = PrivateAttr(default=None)
     _session: requests.Session | None = PrivateAttr(default=None)

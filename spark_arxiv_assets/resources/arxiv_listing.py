@@ -7,18 +7,18 @@ import time
 import requests
 from dagster import ConfigurableResource
 
+from ..core.http_retry import RetryPolicy, polite_interval, request_with_retries
 from ..core.oai_pmh import ListingPage, OaiError, parse_list_records
 from ..core.retry_policy import RateLimiter
-from .http_retry import RetryPolicy, polite_interval, request_with_retries
 
 
 class ArxivListing(ConfigurableResource):
-    base_url: str = "https://oaipmh.arxiv.org/oai"
+    base_url: str = "https://oaipmh.arxiv.org/oai"  # the OAI-PMH endpoint the listing sensor pages through
     set_spec: str = "cs"  # an OAI set: cs, math, physics:hep-th, ...
     metadata_prefix: str = "arXivRaw"  # arXivRaw lists every version of a paper; arXiv does not
-    min_interval_s: float = 3.0
-    max_retries: int = 4
-    backoff_s: float = 5.0
+    min_interval_s: float = 3.0  # between requests
+    max_retries: int = 4  # per page
+    backoff_s: float = 5.0  # first wait before a retry (or Retry-After)
     timeout_s: float = 20.0  # per request
     page_budget_s: float = 40.0  # everything one page may take, retries and politeness included
 

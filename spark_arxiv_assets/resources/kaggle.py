@@ -16,8 +16,8 @@ class KaggleSnapshot(ConfigurableResource):
     """Credentials come only from the environment (KAGGLE_USERNAME/KAGGLE_KEY or
     ~/.kaggle/kaggle.json) and are never logged."""
 
-    dataset: str = "Cornell-University/arxiv"
-    file_name: str = "arxiv-metadata-oai-snapshot.json"
+    dataset: str = "Cornell-University/arxiv"  # the Kaggle dataset holding the snapshot
+    file_name: str = "arxiv-metadata-oai-snapshot.json"  # the JSON-lines file in it
     refresh_after_days: float = 7.0  # Kaggle updates the snapshot weekly; an older copy is downloaded again
 
     def download(self, target_dir: Path, log: Callable[[str], None] = print) -> Path:

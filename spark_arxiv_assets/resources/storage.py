@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import ConfigurableResource
 from upath import UPath
 
-from ..io_managers.uris import as_upath, is_local
+from ..storage.uris import as_upath, is_local
 
 
 class ArtifactStorage(ConfigurableResource):

@@ -3,18 +3,18 @@ Ollama, llama.cpp server, TGI) or a local transformers model."""
 from __future__ import annotations
 
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Optional, Protocol
 
 import requests
 from dagster import ConfigurableResource
 
+from ..core.causal_lm import choose_placement, load_causal_lm, load_tokenizer, resolve_causal_lm
+from ..core.defaults import SMALL_LM
 from ..core.generation import generate_chat
+from ..core.http_retry import RetryPolicy, request_with_retries
 from ..core.qa_prompts import ReplyShape
-from .http_retry import RetryPolicy, request_with_retries
-from .causal_lm import choose_placement, load_causal_lm, load_tokenizer, resolve_causal_lm
 
 
 @dataclass
@@ -101,25 +101,25 @@ class LocalTransformersTeacher:
 
 
 class TeacherResource(ConfigurableResource):
-    """Which teacher writes the QA data. The API key is read from the environment variable
-    named by `api_key_env` and never logged or stored in metadata."""
+    """Which teacher writes the QA data. The API key comes from the environment (`TEACHER_API_KEY`,
+    wired as a Dagster EnvVar: the UI and the run's config show the variable's name, never the key)."""
 
-    backend: Literal["local", "openai"] = "local"
-    model: str = "SmolLM2-135M-Instruct"  # an HF id or path for local; the served model name for openai
-    base_url: str = "http://127.0.0.1:8000/v1"
-    api_key_env: str = "TEACHER_API_KEY"
-    max_concurrency: int = 4
-    timeout_s: float = 120.0
-    max_retries: int = 3
+    backend: Literal["local", "openai"] = "local"  # a transformers model in this process, or an OpenAI-compatible server
+    model: str = SMALL_LM  # an HF id or path for local; the served model name for openai
+    base_url: str = "http://127.0.0.1:8000/v1"  # for openai: vLLM, Ollama, llama.cpp server, ...
+    api_key: Optional[str] = None  # for openai; set through EnvVar, not typed into config
+    max_concurrency: int = 4  # for openai: requests in flight
+    timeout_s: float = 120.0  # for openai: per request
+    max_retries: int = 3  # for openai: on 429, 5xx and dropped connections
     json_mode: bool = False  # send response_format=json_object (vLLM, Ollama, llama.cpp server support it)
     device: str = "auto"  # auto: CUDA when there is one | cpu | cuda[:n]
-    batch_size: int = 8
-    max_new_tokens: int = 256
+    batch_size: int = 8  # for local: prompts per generate call
+    max_new_tokens: int = 256  # longest reply
     temperature: float = 0.0  # greedy: deterministic, and tiny models ramble when sampling
 
     def backend_client(self) -> TeacherBackend:
         if self.backend == "openai":
-            return OpenAICompatibleTeacher(self.base_url, self.model, os.environ.get(self.api_key_env),
+            return OpenAICompatibleTeacher(self.base_url, self.model, self.api_key,
                                            self.max_concurrency, self.timeout_s, self.max_retries,
                                            self.temperature, self.max_new_tokens, self.json_mode)
         return LocalTransformersTeacher(self.model, self.device, self.batch_size, self.max_new_tokens, self.temperature)

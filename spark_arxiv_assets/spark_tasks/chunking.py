@@ -7,8 +7,9 @@ from dataclasses import asdict
 from typing import Iterator
 
 from ..core.chunking import ChunkingOptions, clean_and_chunk_paper, make_splitter
-from ..io_managers.tables import read_table
-from ..io_managers.uris import as_upath
+from ..storage.tables import read_table
+from ..storage.uris import as_upath
+from .collect import collect_tasks
 
 
 def _chunk_task(items: list[tuple[str, str, str]], assets_root: str, tokenizer_name: str, options: ChunkingOptions,
@@ -17,7 +18,7 @@ def _chunk_task(items: list[tuple[str, str, str]], assets_root: str, tokenizer_n
     one `stats` row per paper."""
     from transformers import AutoTokenizer
 
-    from .models import resolve_embedding_model
+    from ..core.embedding_model import resolve_embedding_model
 
     if not items:
         return
@@ -35,8 +36,6 @@ def _chunk_task(items: list[tuple[str, str, str]], assets_root: str, tokenizer_n
 
 def run_chunking(spark_context, items: list[tuple[str, str, str]], assets_root: str, tokenizer_name: str,
                  options: ChunkingOptions, drop_references: bool, log) -> list[dict]:
-    from .spark import collect_tasks
-
     slices = max(1, min(len(items), 4 * spark_context.defaultParallelism))
     return collect_tasks(spark_context, items, slices,
                          lambda _, it: _chunk_task(list(it), assets_root, tokenizer_name, options, drop_references),

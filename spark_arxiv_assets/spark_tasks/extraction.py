@@ -9,8 +9,9 @@ import pandas as pd
 
 from ..core.page_extraction import PAGE_COLUMNS, extract_papers
 from ..core.pdf_text import ExtractionOptions
-from ..io_managers.tables import write_table
-from ..io_managers.uris import fetched_file
+from ..storage.tables import write_table
+from ..storage.uris import fetched_file
+from .collect import collect_tasks
 
 
 def page_summary(pages: pd.DataFrame) -> dict:
@@ -69,8 +70,6 @@ def extraction_slices(papers: int, papers_per_task: int, parallelism: int) -> in
 def run_extraction(spark_context, items: list[tuple[str, str, str, str]], options: ExtractionOptions,
                    papers_per_task: int, log) -> list[dict]:
     """`items` are (paper_id, PDF URI, sha256, pages file URI to write); returns one small row per paper."""
-    from .spark import collect_tasks
-
     slices = extraction_slices(len(items), papers_per_task, spark_context.defaultParallelism)
     return collect_tasks(spark_context, items, slices, lambda idx, it: _extract_task(idx, list(it), options),
                          "extraction tasks", log)

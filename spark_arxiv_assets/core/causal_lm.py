@@ -8,10 +8,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from ..settings import models_cache_dir
+from .defaults import SMALL_LM
 
-BUNDLED_SMOLLM2 = {"SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"}
+BUNDLED_SMOLLM2 = {SMALL_LM, f"HuggingFaceTB/{SMALL_LM}"}
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -58,7 +60,7 @@ def resolve_causal_lm(name_or_path: str) -> str:
     if Path(name_or_path).exists():
         return name_or_path
     if name_or_path in BUNDLED_SMOLLM2:
-        target = models_cache_dir() / "SmolLM2-135M-Instruct"
+        target = models_cache_dir() / SMALL_LM
         if (target / "config.json").exists():
             return str(target)
         gguf_dir = _bundled_gguf_dir()
@@ -67,7 +69,8 @@ def resolve_causal_lm(name_or_path: str) -> str:
     return name_or_path
 
 
-QUANTIZATIONS = ("auto", "none", "4bit")
+Quantization = Literal["auto", "none", "4bit"]
+QUANTIZATIONS = get_args(Quantization)
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def load_student(adapter_dir: Path | None, base_model: str | None = None, device
     top when `adapter_dir` is given (`model.disable_adapter()` then gives the base back)."""
     if base_model is None and adapter_dir is not None:
         base_model = adapter_base_model(adapter_dir)
-    base_model = base_model or "SmolLM2-135M-Instruct"
+    base_model = base_model or SMALL_LM
     model = load_causal_lm(base_model, serving_placement(adapter_dir, device, quantization))
     if adapter_dir is not None:
         from peft import PeftModel

@@ -7,8 +7,8 @@ import numpy as np
 def _encode_partition(rows, model_name: str, device: str, batch_size: int, torch_threads: int):
     import torch
 
+    from ..core.embedding_model import load_sentence_transformer
     from ..core.embeddings import encode_texts
-    from .models import load_sentence_transformer
 
     torch.set_num_threads(torch_threads)  # executors share the machine's cores
     rows = list(rows)
