@@ -7,9 +7,18 @@ import pandas as pd
 import pytest
 
 from spark_arxiv_assets.core.qa_filters import FilterOptions, apply_filters, grounding_score, split_by_paper
-from spark_arxiv_assets.core.qa_prompts import (QUESTION_REPLY, ReplyShape, TeacherOutputError, answer_candidates,
-                                                build_requests, parse_question_only, parse_reply, parse_teacher_output,
-                                                reply_shape)
+from spark_arxiv_assets.core.qa_prompts import (
+    QUESTION_REPLY,
+    ReplyShape,
+    TeacherOutputError,
+    answer_candidates,
+    build_requests,
+    parse_question_only,
+    parse_reply,
+    parse_teacher_output,
+    reply_shape,
+)
+from spark_arxiv_assets.core.rag_prompt import CONTEXT
 from spark_arxiv_assets.resources.teacher import LocalTransformersTeacher, OpenAICompatibleTeacher
 
 from .fakes.openai_server import FakeOpenAI
@@ -271,7 +280,7 @@ def test_qa_asset_writes_split_datasets_and_only_generates_for_new_chunks(data_d
         assert meta["paper_families"] == {original: [original, "scanned-" + original]}
         assert (frame.loc[frame["paper_id"] == original, "paper_family"] == original).all()
         train = load_dataset("json", data_files=str(data_dir / "qa" / "train.jsonl"), split="train")
-        assert train[0]["messages"][-1]["role"] == "assistant" and "<passage" in train[0]["messages"][1]["content"]
+        assert train[0]["messages"][-1]["role"] == "assistant" and train[0]["messages"][0]["content"].startswith(CONTEXT)
         seed = json.loads((data_dir / "synthetic_arxiv_qa_dataset.json").read_text())
         assert {"question", "answer", "context", "paper_id", "chunk_id"} <= set(seed[0])
 

@@ -32,7 +32,7 @@ def _rows(count: int) -> pd.DataFrame:
                             "chunk_id": "c1", "paper_id": "C", "split": "eval"}])
 
 
-def test_source_among_same_split_distractors_with_a_cited_target():
+def test_source_among_same_split_distractors_with_the_answer_as_target():
     out = raft_prompts(_rows(40), _search, RaftOptions(passages=3, no_source_share=0.25, seed=1))
     train = out[out["split"] == "train"]
     for row in train.itertuples():
@@ -40,7 +40,7 @@ def test_source_among_same_split_distractors_with_a_cited_target():
         assert not {"c1", "c2"} & set(row.passage_chunk_ids)  # an eval paper's text never enters training prompts
         if row.source_position:
             assert row.passage_chunk_ids[row.source_position - 1] == "b1"
-            assert row.target == f"k = 60 [{row.source_position}]"
+            assert row.target == "k = 60"  # the served prompt numbers no passages: the chat attributes the answer
         else:
             assert "b1" not in row.passage_chunk_ids and row.target == NOT_IN_PASSAGES
     with_source = train[train["source_position"] > 0]
@@ -62,7 +62,7 @@ def test_the_source_keeps_its_retrieval_rank_among_the_distractors():
     ranked = [CORPUS[3], CORPUS[1], CORPUS[5], CORPUS[2]]  # b2, a2, c2, b1 ...
     out = raft_prompts(rows, lambda qs, n: [ranked if q == "Which k?" else [CORPUS[2]] for q in qs],
                        RaftOptions(passages=3, no_source_share=0.0))
-    assert out.loc[0, "passage_chunk_ids"] == ["b2", "b1"] and out.loc[0, "target"] == "k = 60 [2]"  # b2 outranks it
+    assert out.loc[0, "passage_chunk_ids"] == ["b2", "b1"] and out.loc[0, "target"] == "k = 60"  # b2 outranks it
     assert out.loc[1, "passage_chunk_ids"] == ["b1", "b2"] and out.loc[1, "source_position"] == 2  # not found: last
 
 

@@ -8,7 +8,12 @@ import pytest
 from spark_arxiv_assets.core.answer_metrics import faithfulness, token_f1
 from spark_arxiv_assets.core.causal_lm import choose_placement, load_student, serving_placement, write_base_model_file
 from spark_arxiv_assets.core.rag_prompt import answer_messages, training_example
-from spark_arxiv_assets.core.student_training import TrainingOptions, precision_flags, prompt_completion_rows, train_lora
+from spark_arxiv_assets.core.student_training import (
+    TrainingOptions,
+    precision_flags,
+    prompt_completion_rows,
+    train_lora,
+)
 
 EXAMPLES = [training_example(f"What value of k was used in experiment {i}?", f"k = {60 + i} [1]",
                              [f"Experiment {i} used reciprocal rank fusion with k = {60 + i}."]) for i in range(8)]
@@ -16,7 +21,7 @@ EXAMPLES = [training_example(f"What value of k was used in experiment {i}?", f"k
 
 def test_prompt_completion_masks_everything_but_the_answer():
     rows = prompt_completion_rows(EXAMPLES[:1])
-    assert [m["role"] for m in rows[0]["prompt"]] == ["system", "user"]
+    assert [m["role"] for m in rows[0]["prompt"]] == ["user"]
     assert rows[0]["completion"] == [{"role": "assistant", "content": "k = 60 [1]"}]
 
 
@@ -124,8 +129,15 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
 
     from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
     from spark_arxiv_assets.core.chunking import chunk_id_for, vector_id_for
-    from spark_arxiv_assets.core.rag_eval import (OVERLAP, EvalItem, evaluate_rag, summarize, tuned_vs_base,
-                                                  tuned_vs_base_by_paper)
+    from spark_arxiv_assets.core.rag_eval import (
+        OVERLAP,
+        EvalItem,
+        evaluate_rag,
+        summarize,
+        tuned_vs_base,
+        tuned_vs_base_by_paper,
+    )
+    from spark_arxiv_assets.core.rag_prompt import CONTEXT
     from spark_arxiv_assets.core.retrieval import Retriever
 
     texts = ["Reciprocal rank fusion used k = 60.", "OCR takes five seconds per page.", "Fusion merges rankings."]
@@ -147,7 +159,8 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
             seen.setdefault(name, []).append(conversations)
             replies = []
             for c in conversations:
-                passages = c[-1]["content"].split("<passage")[1:]
+                context = c[-1]["content"].split("\n")[0] if c[-1]["content"].startswith(CONTEXT) else ""
+                passages = [text for _, text in sorted((context.find(t), t) for t in texts if t in context)]
                 answer = "k = 60" if "k did" in c[-1]["content"] else "five seconds"
                 hit = next((n for n, p in enumerate(passages, 1) if answer in p), None)
                 replies.append(f"{answer} [{hit}]" if hit else ("The passages do not say." if passages else answer))
@@ -179,7 +192,7 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
     assert summary.loc["tuned + RAG", "refused"] == 0.0
     removed = seen["tuned"][2]  # closed book, RAG, then answer removed
     assert "k = 60" not in removed[0][-1]["content"] and "five seconds" not in removed[1][-1]["content"]
-    assert "<passage" not in seen["base"][0][0][-1]["content"]  # closed book
+    assert CONTEXT not in seen["base"][0][0][-1]["content"]  # closed book
     fixed = results[(results["source"] == "fixed") & (results["prompt"] == "answerable")]
     assert fixed["retrieval_hit"].all() and results.loc[results["source"] == "eval_split", "retrieval_hit"].isna().all()
     gain, low, high = tuned_vs_base(results)

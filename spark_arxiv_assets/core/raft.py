@@ -1,7 +1,8 @@
 """RAFT-style training prompts (Zhang et al., 2024, "RAFT: Adapting Language Model to Domain Specific
 RAG"): the student is trained on what the chat sends it — k retrieved passages — with the source chunk
 among distractors retrieved for the same question, and on a share of prompts without the source, whose
-right answer is that the passages do not say. Targets are short and cite the passage number [n].
+right answer is that the passages do not say. Targets are the short answer alone: the served prompt does
+not number its passages (`core/rag_prompt.py`), and the chat attributes the answer to its passage.
 
 Passages are in the order retrieval ranked them, as the chat and the evaluation send them. With the
 source at a random position instead, a 135M student ignored the ranking: on 142 held-out questions,
@@ -32,10 +33,6 @@ class RaftOptions:
     candidates: int = 20  # retrieved per question to find distractors in
     seed: int = SEED
     order: PassageOrder = "retrieved"  # retrieved: passages in rank order | random: the source at a seeded random position
-
-
-def cited_target(answer: str, position: int) -> str:
-    return f"{answer.strip()} [{position}]"
 
 
 def raft_prompts(rows: pd.DataFrame, search: Callable[[list[str], int], list[list[Hit]]],
@@ -71,6 +68,6 @@ def raft_prompts(rows: pd.DataFrame, search: Callable[[list[str], int], list[lis
             chosen.insert(position - 1, (row.context, row.chunk_id))
         built.append({"passages": [text for text, _ in chosen], "passage_chunk_ids": [cid for _, cid in chosen],
                       "source_position": position,
-                      "target": cited_target(row.answer, position) if position else NOT_IN_PASSAGES})
+                      "target": row.answer.strip() if position else NOT_IN_PASSAGES})
     return pd.concat([rows, pd.DataFrame(built, columns=["passages", "passage_chunk_ids", "source_position", "target"])],
                      axis=1)
