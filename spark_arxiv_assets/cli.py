@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import get_args
 
-from .core.defaults import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, PASSAGES_K, Fusion, Mode
+from .core.defaults import ANSWER_MAX_NEW_TOKENS, DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, PASSAGES_K, Fusion, Mode
 from .settings import storage_uri
 
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     chat = commands.add_parser("chat", help="start the Gradio chat on the latest index and adapter")
     chat.add_argument("--host", default="127.0.0.1", help="bind address (default: only this machine)")
     chat.add_argument("--port", type=int, default=7860)
-    chat.add_argument("--max-new-tokens", type=int, default=192)
+    chat.add_argument("--max-new-tokens", type=int, default=ANSWER_MAX_NEW_TOKENS)
     chat.add_argument("--base-model", default=None, help="override the adapter's base model (HF id or path)")
     chat.add_argument("--device", default="auto",
                       help="auto (CUDA when there is one, the base in 4 bits as the adapter was trained) | cpu | cuda[:n]")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..core.causal_lm import choose_placement, load_student
+from ..core.defaults import ANSWER_MAX_NEW_TOKENS
 from ..core.embedding_model import embedding_function
 from ..core.generation import answer_loop_guard, lora_merged
 from ..core.rag_prompt import answer_messages
@@ -95,7 +96,7 @@ class ChatEngine:
     TOKEN_TIMEOUT_S = 120.0  # the longest wait for the next token before a generation counts as stalled
     BUSY_TIMEOUT_S = 300.0  # the longest wait for the model before a request is refused
 
-    def __init__(self, base_model: str | None = None, device: str = "auto", max_new_tokens: int = 192,
+    def __init__(self, base_model: str | None = None, device: str = "auto", max_new_tokens: int = ANSWER_MAX_NEW_TOKENS,
                  base_uri: str | None = None) -> None:
         self.base_model_override, self.device, self.max_new_tokens = base_model, device, max_new_tokens
         self.base_uri = base_uri or storage_uri()  # where the IO managers publish the index and adapter

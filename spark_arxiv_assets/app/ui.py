@@ -7,7 +7,7 @@ import gradio as gr
 
 from ..core.chat_guard import SlidingWindowLimiter, check_question
 from ..core.citations import with_citation
-from ..core.defaults import PASSAGES_K, Mode
+from ..core.defaults import ANSWER_MAX_NEW_TOKENS, PASSAGES_K, Mode
 from .engine import AnswerFailed, AnswerStart, ChatEngine, citation_line, format_sources
 
 TITLE = "Chat with the papers"
@@ -95,6 +95,6 @@ def serve(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, queue_size:
     return app
 
 
-def launch(host: str = "127.0.0.1", port: int = 7860, max_new_tokens: int = 192, base_model: str | None = None,
+def launch(host: str = "127.0.0.1", port: int = 7860, max_new_tokens: int = ANSWER_MAX_NEW_TOKENS, base_model: str | None = None,
            device: str = "auto") -> None:
     serve(build_app(ChatEngine(base_model=base_model, device=device, max_new_tokens=max_new_tokens)), host, port)

@@ -9,27 +9,43 @@ from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, Me
 
 from ..core.causal_lm import Quantization, load_student
 from ..core.chunk_index import ChunkIndex
-from ..core.defaults import DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, PASSAGES_K, SEED, Fusion
+from ..core.defaults import ANSWER_MAX_NEW_TOKENS, DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, PASSAGES_K, SEED, Fusion
 from ..core.generation import generate_chat, lora_merged
 from ..core.plots import grouped_bars
 from ..core.previews import markdown_table
 from ..core.progress import Progress
 from ..core.promotion import BASE, PromotionDecision, decide_promotion
 from ..core.qa_generation import spread_over_papers
-from ..core.rag_eval import (ANSWERABLE, OVERLAP, REMOVED, VARIANTS, EvalItem, evaluate_rag, summarize, tuned_vs_base,
-                             tuned_vs_base_by_paper, variant_name)
+from ..core.rag_eval import (
+    ANSWERABLE,
+    OVERLAP,
+    REMOVED,
+    VARIANTS,
+    EvalItem,
+    evaluate_rag,
+    summarize,
+    tuned_vs_base,
+    tuned_vs_base_by_paper,
+    variant_name,
+)
 from ..resources.models import EmbeddingModel
 from ..resources.storage import ArtifactStorage
 from ..resources.teacher import TeacherResource
-from ..storage.adapter_store import (adapter_lineage, adapter_root, current_adapter_version, record_served,
-                                     served_adapter, served_adapter_version)
+from ..storage.adapter_store import (
+    adapter_lineage,
+    adapter_root,
+    current_adapter_version,
+    record_served,
+    served_adapter,
+    served_adapter_version,
+)
 from ..storage.atomic import VersionedDir, atomic_write
 from .usage import reports_usage
 
 
 class EvaluationConfig(Config):
     k: int = PASSAGES_K  # passages per question, as the chat retrieves them
-    max_new_tokens: int = 64  # longest answer
+    max_new_tokens: int = ANSWER_MAX_NEW_TOKENS  # longest answer, as the chat serves it
     batch_size: int = 16  # answers per generate call: 0.78x the time of 8 on 2 CPU cores (decoding shares the weights)
     max_eval_split_questions: int = 200  # eval-split questions (held-out papers), spread over those papers
     fixed_questions_path: str | None = None  # JSON list of {question, answer, paper_id, page}; default: the sample's
