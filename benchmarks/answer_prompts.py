@@ -31,7 +31,7 @@ from spark_arxiv_assets.core.generation import generate_chat
 from spark_arxiv_assets.core.qa_filters import content_words
 from spark_arxiv_assets.core.rag_eval import overlap_sentence, paired_bootstrap
 from spark_arxiv_assets.core.rag_prompt import answer_messages
-from spark_arxiv_assets.core.retrieval import Retriever
+from spark_arxiv_assets.core.retrieval import Hit, Retriever
 from spark_arxiv_assets.core.table_text import linearize_tables
 
 from .common import ROOT, write_section
@@ -93,14 +93,24 @@ def paper_bootstrap(diffs: np.ndarray, papers: list[str], resamples: int = 2000,
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def run(split: str) -> dict:
-    questions = [q for q in json.loads(QUESTIONS.read_text()) if q["split"] == split]
+def hand_written(split: str) -> list[dict]:
+    return [q for q in json.loads(QUESTIONS.read_text()) if q["split"] == split]
+
+
+def retrieved(questions: list[dict]) -> tuple[list[list[Hit]], float]:
+    """The default hybrid top-3 of the pipeline's structured index over ../shared/corpora for each
+    question, and the seconds that building the index and searching took."""
     started = time.perf_counter()
     index, _ = update_chunk_index(None, build_corpus_chunks(load_sentence_transformer(EMBEDDER, "cpu")),
                                   embedding_function(EMBEDDER), IndexOptions(), EMBEDDER)
     hits = Retriever(index, embedding_function(EMBEDDER)).search_many([q["question"] for q in questions])
+    return hits, time.perf_counter() - started
+
+
+def run(split: str) -> dict:
+    questions = hand_written(split)
+    hits, index_seconds = retrieved(questions)
     passages = [[h.text for h in hs] for hs in hits]
-    index_seconds = time.perf_counter() - started
     model, tokenizer = load_student(None, "SmolLM2-135M-Instruct", device="cpu")
     answers = {NO_MODEL: [overlap_sentence(q["question"], ps) for q, ps in zip(questions, passages)]}
     seconds = {NO_MODEL: 0.0}

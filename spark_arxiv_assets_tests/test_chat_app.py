@@ -202,13 +202,56 @@ def test_real_browser_asks_and_sees_a_citation(chat_server, test_output):
         assert f"[{cited.pop()}] [0001.00001]" in listed, (answer, listed)
         assert sources.find_element(By.PARTIAL_LINK_TEXT, "arXiv:0001.00001").get_attribute("href") == \
             "https://arxiv.org/abs/0001.00001"
+        quote = answer.split("“")[1].split("”")[0]  # the sentence the answer rests on, word for word
+        assert "k set to 60" in quote and re.search(r"— \[\d\] .*, p\. \d", chat_text), answer
+        _assert_quote_highlighted(driver, quote)
         driver.save_screenshot(str(test_output / "chat.png"))
+
+
+YELLOW_SHARE = """
+const [img, x0, y0, x1, y1] = arguments;  // a box in the image's own pixels
+const canvas = document.createElement('canvas');
+canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+const ctx = canvas.getContext('2d'); ctx.drawImage(img, 0, 0);
+const data = ctx.getImageData(x0, y0, Math.max(1, x1 - x0), Math.max(1, y1 - y0)).data;
+let yellow = 0, light = 0;
+for (let i = 0; i < data.length; i += 4) {
+  const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+  if (r + g + b < 300) continue;  // a glyph's ink
+  light++; if (r > 200 && g > 150 && b < 120) yellow++;
+}
+return light ? yellow / light : 0;"""
+
+
+def _assert_quote_highlighted(driver, quote: str) -> None:
+    """The page image beside the answer is highlighted where PyMuPDF's own text search finds the quote's
+    words on that page, and not on the page's title."""
+    import pymupdf
+    from selenium.webdriver.common.by import By
+
+    from spark_arxiv_assets.settings import sample_dir
+
+    image = driver.find_element(By.ID, "sources").find_element(By.CSS_SELECTOR, "img.evidence-page")
+    assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) > 300
+    header = re.search(r"Evidence: \[\d\] 0001\.00001, p\. (\d+)", driver.find_element(By.ID, "sources").text)
+    page_number = int(header[1])
+    with pymupdf.open(sample_dir() / "pdfs" / "0001.00001.pdf") as doc:
+        page = doc[page_number - 1]
+        quoted = page.search_for("k set to 60")  # independent of core/highlight's word matching
+        title = page.search_for("Reciprocal Rank Fusion")[0]
+        scale = driver.execute_script("return arguments[0].naturalWidth", image) / page.rect.width
+    assert quoted and " ".join(quote.split()).find("k set to 60") >= 0
+
+    def share(rect) -> float:
+        return driver.execute_script(YELLOW_SHARE, image, *[int(v * scale) for v in rect])
+    assert all(share(rect) > 0.6 for rect in quoted), [share(rect) for rect in quoted]
+    assert share(title) < 0.05
 
 
 @pytest.mark.browser
 def test_real_browser_table_answer_and_figure_thumbnail(chat_server, test_output):
-    """A fact only the sample's Table 1 holds is answered and cited to the table's passage; a
-    question about the sample's figure shows the figure's stored crop beside its citation."""
+    """A fact only the sample's Table 1 holds is quoted from the table's passage (its row under its
+    header); a question about the sample's figure shows the figure's stored crop beside its citation."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -218,9 +261,11 @@ def test_real_browser_table_answer_and_figure_thumbnail(chat_server, test_output
         answer = _ask_in_browser(driver, "What was the latency of BM25 in milliseconds?").split(
             "milliseconds?")[-1].split("Sources:")[0]
         cited = cited_passages(answer)
-        assert re.search(r"\b12\b", answer) and len(cited) == 1, answer
+        # the evidence: the table's BM25 row quoted under the table's header row, so 12 reads as the latency
+        assert re.search(r"Latency \(ms\)[\s\S]*BM25\s+12\b", answer) and len(cited) == 1, answer
         sources = driver.find_element(By.ID, "sources")
-        cited_block = sources.text.split(f"[{cited.pop()}] ")[1].split("\n[")[0]
+        number = cited.pop()  # its passage's block (after the evidence's highlighted page)
+        cited_block = next(b for b in re.split(r"\n(?=\[\d\] )", "\n" + sources.text) if b.startswith(f"[{number}] "))
         assert "Latency (ms)" in cited_block and "BM25" in cited_block, cited_block  # the table, as a table
         assert sources.find_elements(By.TAG_NAME, "table")
 
@@ -229,7 +274,7 @@ def test_real_browser_table_answer_and_figure_thumbnail(chat_server, test_output
             lambda d: d.find_element(By.ID, "sources").find_elements(By.CSS_SELECTOR, "img[alt^='figure of']"))[0]
         assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", thumbnail) > 100
         number = thumbnail.get_attribute("alt").removeprefix("figure of ")
-        block = driver.find_element(By.ID, "sources").text.split(f"{number} ")[1]
+        block = driver.find_element(By.ID, "sources").text.split(f"\n{number} ")[1]  # its passage, not the evidence
         assert block.startswith("Low-Rank Adapters") and "Figure 1:" in block, block
         driver.save_screenshot(str(test_output / "chat-figure.png"))
 

@@ -186,7 +186,7 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
     assert summary.loc[OVERLAP, "contains_answer"] == 1.0 and 0 < summary.loc[OVERLAP, "token_f1"] < 1
     assert summary.loc["tuned + RAG", "citation_accuracy"] == 1.0 and summary.loc["tuned + RAG", "contains_answer"] == 1.0
     assert summary.loc["tuned + RAG", "token_f1"] == 1.0  # "k = 60 [1]" says exactly "k = 60": the [1] is scored apart
-    assert summary.loc["base + RAG", "cites"] == 0.0 and summary.loc["base + RAG", "citation_accuracy"] == 0.0
+    assert summary.loc["base + RAG", "citation_accuracy"] == 0.0  # "I think so." is supported by no passage
     assert summary.loc["tuned + RAG, answer removed", "refused"] == 1.0  # the passages no longer hold the answer
     assert summary.loc["base + RAG, answer removed", "refused"] == 0.0
     assert summary.loc["tuned + RAG", "refused"] == 0.0
@@ -200,6 +200,47 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
     by_paper = tuned_vs_base_by_paper(results).set_index("paper_id")  # held-out papers only: not the fixed p0
     assert by_paper.index.tolist() == ["p1"] and by_paper.loc["p1", "questions"] == 1
     assert by_paper.loc["p1", "tuned"] == 1.0 and by_paper.loc["p1", "difference"] == 1.0 - by_paper.loc["p1", "base"]
+
+
+def test_evidence_first_evaluation_answers_from_the_quote_and_scores_it():
+    """With `quotes`, each RAG prompt holds only the chosen quote; the quote is scored alone as well,
+    and the citation a reader sees is the quoted passage."""
+    import pandas as pd
+
+    from spark_arxiv_assets.core.chunk_index import IndexOptions, update_chunk_index
+    from spark_arxiv_assets.core.chunking import chunk_id_for, vector_id_for
+    from spark_arxiv_assets.core.evidence import candidate_quotes
+    from spark_arxiv_assets.core.rag_eval import QUOTE_ALONE, EvalItem, evaluate_rag, summarize
+    from spark_arxiv_assets.core.retrieval import Retriever
+
+    texts = ["Fusion was tuned. Reciprocal rank fusion used k = 60.", "OCR takes five seconds per page."]
+    chunks = pd.DataFrame([{"chunk_id": chunk_id_for(f"p{i}", t), "vector_id": vector_id_for(chunk_id_for(f"p{i}", t)),
+                            "paper_id": f"p{i}", "title": "T", "page_start": 1, "page_end": 1, "text": t}
+                           for i, t in enumerate(texts)])
+
+    def embed(batch):
+        vectors = np.array([[t.lower().count(w) for w in ("fusion", "ocr", "k")] for t in batch], np.float32) + 0.01
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    index, _ = update_chunk_index(None, chunks, embed, IndexOptions(), "bow")
+    items = [EvalItem("What k did fusion use?", "k = 60", "p0", 1, "fixed")]
+
+    def last_with_a_number(questions, passages):  # a stand-in for the student's choice, tested in test_evidence
+        return [[q for q in candidate_quotes(ps) if any(c.isdigit() for c in q.text)][0] for ps in passages]
+
+    prompts = []
+
+    def model(conversations):
+        prompts.extend(c[-1]["content"] for c in conversations)
+        return ["k = 60" for _ in conversations]
+
+    results = evaluate_rag(items, Retriever(index, embed), {"base": model, "tuned": model}, embed, k=2,
+                           variants=[("base", "answerable")], quotes=last_with_a_number)
+    assert "Reciprocal rank fusion used k = 60." in prompts[0] and "Fusion was tuned" not in prompts[0]
+    summary = summarize(results).set_index("variant")
+    assert summary.loc[QUOTE_ALONE, "quote_verbatim"] == 1.0 and summary.loc[QUOTE_ALONE, "quote_holds_answer"] == 1.0
+    rag = results[results["variant"] == "base + RAG"].iloc[0]
+    assert rag["quote"] == "Reciprocal rank fusion used k = 60." and rag["citation_correct"]
 
 
 def test_paired_bootstrap_interval_says_whether_a_difference_is_noise():

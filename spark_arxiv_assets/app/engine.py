@@ -1,5 +1,7 @@
 """Answers with citations from the latest materialized index and adapter; reloads them when a
-newer version is published (the IO managers' CURRENT pointers change).
+newer version is published (the IO managers' CURRENT pointers change). Evidence first: the student
+picks the sentence of the passages that the question is about, answers from it, and the reader gets
+the answer, that sentence quoted word for word, and its PDF page with the words highlighted.
 
 One request at a time holds the model, from its reload check to the end of its generation
 thread: a request whose client went away, or whose generation failed, stops that thread and
@@ -9,21 +11,25 @@ from __future__ import annotations
 
 import base64
 import queue
+import re
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..core.causal_lm import choose_placement, load_student
+from ..core.citations import without_citations
 from ..core.defaults import ANSWER_MAX_NEW_TOKENS
 from ..core.embedding_model import embedding_function
+from ..core.evidence import Quote, choose_quotes
 from ..core.generation import answer_loop_guard, lora_merged
+from ..core.highlight import locate_quote, render_highlighted
 from ..core.rag_prompt import answer_messages
 from ..core.retrieval import Hit, Retriever
 from ..settings import storage_uri
 from ..storage.adapter_store import served_adapter, served_adapter_version, served_decision
 from ..storage.atomic import VersionedDir
 from ..storage.index_store import index_root, load_latest_index
-from ..storage.page_store import page_files_root, read_figure
+from ..storage.page_store import page_files_root, read_figure, read_pdf
 
 
 def arxiv_link(paper_id: str) -> str | None:
@@ -46,15 +52,62 @@ def latest_retriever(device: str = "cpu", base_uri: str | None = None, **retriev
     return Retriever(index, embedding_function(index.manifest["embedding_model"], device), **retriever_options)
 
 
+def _pages(hit: Hit) -> str:
+    return f"p. {hit.page_start}" if hit.page_start == hit.page_end else f"pp. {hit.page_start}–{hit.page_end}"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A quote placed on its PDF page: the page and its rendering with the quoted words highlighted;
+    or, where it could not be placed, why (`png` None)."""
+
+    quote: Quote
+    hit: Hit
+    page: int | None = None
+    png: bytes | None = None
+    note: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"p. {self.page}" if self.page else _pages(self.hit)
+
+
+def quoted_answer(answer: str, evidence: Evidence | None) -> str:
+    """The answer a reader sees: the short answer citing its quote, then the quote word for word."""
+    if evidence is None:
+        return answer
+    quote, number = evidence.quote, evidence.quote.passage
+    said = answer.strip() if re.search(r"\w", without_citations(answer)) else "The passage says:"
+    source = f"— [{number}] {evidence.hit.title}, {evidence.where}"
+    if quote.header:  # a table row, under its header row, as a table
+        rule = "|" + "---|" * max(1, quote.header.count("|") - 1)
+        return f"{said} [{number}]\n\n{quote.header}\n{rule}\n{quote.text}\n\n{source}"
+    return f"{said} [{number}]\n\n> “{quote.text}”\n>\n> {source}"
+
+
+def format_evidence(evidence: Evidence | None) -> str:
+    """The quote's page with the quoted words highlighted, or why it is not shown."""
+    if evidence is None:
+        return ""
+    head = f"**Evidence: [{evidence.quote.passage}] {evidence.hit.paper_id}, {evidence.where}**"
+    if evidence.png is None:
+        return f"{head}\n\n_{evidence.note}_"
+    image = base64.b64encode(evidence.png).decode()
+    return f'{head}\n\n<img src="data:image/png;base64,{image}" alt="the quote highlighted on {evidence.where}" ' \
+           f'class="evidence-page" width="520"/>'
+
+
 def format_sources(hits: list[Hit], excerpt_chars: int = 400,
-                   figure_png: Callable[[Hit], bytes | None] = lambda hit: None) -> str:
-    """One block per passage: citation number, paper, section and pages, the clean passage (a
-    table stays a Markdown table), and for a figure's caption the figure's thumbnail."""
+                   figure_png: Callable[[Hit], bytes | None] = lambda hit: None,
+                   evidence: Evidence | None = None) -> str:
+    """The evidence's highlighted page first; then one block per passage: citation number, paper,
+    section and pages, the clean passage (a table stays a Markdown table), and for a figure's caption
+    the figure's thumbnail."""
     if not hits:
         return "_No passages found._"
-    blocks = []
+    blocks = [format_evidence(evidence)] if evidence is not None else []
     for number, hit in enumerate(hits, start=1):
-        pages = f"p. {hit.page_start}" if hit.page_start == hit.page_end else f"pp. {hit.page_start}–{hit.page_end}"
+        pages = _pages(hit)
         link = arxiv_link(hit.paper_id)
         ident = f"[arXiv:{hit.paper_id}]({link})" if link else hit.paper_id
         where = f"{ident}, {hit.section + ', ' if hit.section else ''}{pages}"
@@ -88,6 +141,7 @@ class AnswerStart:
     """What a request is answered from, fixed under the model lock before generation starts."""
 
     hits: list[Hit]
+    quote: Quote | None  # the evidence the answer is written from (None: from the whole passages)
     answered_by: str  # the status line's claim, true for this generation
     status: str
 
@@ -174,29 +228,49 @@ class ChatEngine:
         try:
             self._refresh_locked()  # an index or adapter published since the last question is loaded now
             hits = self.retriever.search(question, k=k, mode=mode)
+            quote = self._quote_locked(question, hits)
             adapter_on = use_adapter and self.has_adapter
-            yield AnswerStart(hits, self.answered_by(adapter_on), self.status())
-            yield from self._generate_locked(question, hits, temperature, adapter_on)
+            yield AnswerStart(hits, quote, self.answered_by(adapter_on), self.status())
+            yield from self._generate_locked(question, hits, quote, temperature, adapter_on)
         finally:
             self._lock.release()
 
     def stream_answer(self, question: str, hits: list[Hit], temperature: float, use_adapter: bool) -> Iterator[str]:
-        """Yields the growing answer text for given passages (no reload between)."""
+        """Yields the growing answer text for given passages (no reload between), evidence-first."""
         if not self._lock.acquire(timeout=self.BUSY_TIMEOUT_S):
             raise AnswerFailed(f"the model stayed busy for {self.BUSY_TIMEOUT_S:.0f} s")
         try:
-            yield from self._generate_locked(question, hits, temperature, use_adapter and self.has_adapter)
+            quote = self._quote_locked(question, hits)
+            yield from self._generate_locked(question, hits, quote, temperature, use_adapter and self.has_adapter)
         finally:
             self._lock.release()
 
-    def _generate_locked(self, question: str, hits: list[Hit], temperature: float, adapter_on: bool
-                         ) -> Iterator[str]:
+    def _quote_locked(self, question: str, hits: list[Hit]) -> Quote | None:
+        """The sentence of the passages the answer is written from (`core/evidence.py`)."""
+        return choose_quotes(self.model, self.tokenizer, [question], [[h.text for h in hits]])[0] if hits else None
+
+    def evidence(self, quote: Quote | None, hits: list[Hit]) -> Evidence | None:
+        """The quote placed on its PDF page and rendered highlighted (`core/highlight.py`), or why not."""
+        if quote is None:
+            return None
+        hit = hits[quote.passage - 1]
+        pdf = read_pdf(self.base_uri, hit.paper_id)
+        if pdf is None:
+            return Evidence(quote, hit, note="The paper's PDF is not in the store: the quote is not shown on its page.")
+        placement = locate_quote(pdf, quote.text, range(hit.page_start, hit.page_end + 1))
+        if placement is None:
+            return Evidence(quote, hit, note=f"The quote could not be placed on {_pages(hit)} of the PDF (no matching "
+                                             "text layer there: an image-only page, or a table laid out differently).")
+        return Evidence(quote, hit, placement.page, render_highlighted(pdf, placement))
+
+    def _generate_locked(self, question: str, hits: list[Hit], quote: Quote | None, temperature: float,
+                         adapter_on: bool) -> Iterator[str]:
         from contextlib import nullcontext
 
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         model, tokenizer = self.model, self.tokenizer
-        messages = answer_messages(question, [h.text for h in hits])
+        messages = answer_messages(question, [quote.context] if quote else [h.text for h in hits])
         inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                return_dict=True).to(model.device)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,

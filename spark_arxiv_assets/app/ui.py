@@ -6,9 +6,8 @@ from typing import get_args
 import gradio as gr
 
 from ..core.chat_guard import SlidingWindowLimiter, check_question
-from ..core.citations import with_citation
 from ..core.defaults import ANSWER_MAX_NEW_TOKENS, PASSAGES_K, Mode
-from .engine import AnswerFailed, AnswerStart, ChatEngine, citation_line, format_sources
+from .engine import AnswerFailed, AnswerStart, ChatEngine, citation_line, format_sources, quoted_answer
 
 TITLE = "Chat with the papers"
 
@@ -36,11 +35,11 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
         use_adapter = model_choice == "fine-tuned"
         answering = engine.answer(question, int(k), mode, float(temperature), use_adapter)
-        hits, sources, status_line, answer = [], gr.update(), engine.status(), ""
+        hits, quote, sources, status_line, answer = [], None, gr.update(), engine.status(), ""
         try:
             for event in answering:
                 if isinstance(event, AnswerStart):
-                    hits, status_line = event.hits, f"{event.status} {event.answered_by}"
+                    hits, quote, status_line = event.hits, event.quote, f"{event.status} {event.answered_by}"
                     sources = format_sources(hits, figure_png=engine.figure_png)
                     continue
                 answer = event
@@ -52,15 +51,16 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
             return
         finally:
             answering.close()  # a client that went away stops the generation and frees the model
-        if hits:  # an answer citing nothing points at the passage that supports it, if one does
-            answer, attributed = with_citation(answer.strip(), [h.text for h in hits])
-            status_line += " The [n] after the answer was added by matching it to the passages." if attributed else ""
-            answer = f"{answer}\n\n{citation_line(hits)}"
+        if hits:  # the answer cites the sentence it was written from, quoted, highlighted on its page
+            evidence = engine.evidence(quote, hits)
+            sources = format_sources(hits, figure_png=engine.figure_png, evidence=evidence)
+            answer = f"{quoted_answer(answer, evidence)}\n\n{citation_line(hits)}"
         history[-1] = {"role": "assistant", "content": answer}
         yield history, sources, status_line
 
     with gr.Blocks(title=TITLE) as app:
-        gr.Markdown(f"# {TITLE}\nAnswers come from the latest materialized index; every answer lists its sources.")
+        gr.Markdown(f"# {TITLE}\nAnswers come from the latest materialized index: each quotes the sentence it rests "
+                    "on, shown highlighted on its page, and lists its sources.")
         status = gr.Markdown(engine.status(), elem_id="status")
         with gr.Row():
             with gr.Column(scale=3):

@@ -10,6 +10,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Config, Me
 from ..core.causal_lm import Quantization, load_student
 from ..core.chunk_index import ChunkIndex
 from ..core.defaults import ANSWER_MAX_NEW_TOKENS, DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, PASSAGES_K, SEED, Fusion
+from ..core.evidence import Quote, choose_quotes
 from ..core.generation import generate_chat, lora_merged
 from ..core.plots import grouped_bars
 from ..core.previews import markdown_table
@@ -19,6 +20,7 @@ from ..core.qa_generation import spread_over_papers
 from ..core.rag_eval import (
     ANSWERABLE,
     OVERLAP,
+    QUOTE_ALONE,
     REMOVED,
     VARIANTS,
     EvalItem,
@@ -82,13 +84,13 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
     retriever = embedder.retriever(chunk_index, fusion=config.fusion, dense_weight=config.dense_weight)
     embed = embedder.embed_function()
     results = evaluate_rag(items, retriever, {"base": student.base, "tuned": student.tuned}, embed, k=config.k,
-                           judge=judge)
+                           judge=judge, quotes=student.quotes)
     student.progress.finish()
     results["held_out"] = ~results["paper_id"].isin(trained_papers(student_adapter, qa_dataset))
 
     def incumbent_f1(adapter_path: Path, held_out: list[EvalItem]) -> pd.Series:
         frame = evaluate_rag(held_out, retriever, {"served": student.with_adapter(adapter_path)}, embed, k=config.k,
-                             variants=[("served", ANSWERABLE)], no_model_row=False)
+                             variants=[("served", ANSWERABLE)], no_model_row=False, quotes=student.quotes)
         return frame.drop_duplicates(["source", "question"]).set_index(["source", "question"])["token_f1"]
 
     decision = _promotion(context, config, results, items, student_adapter, qa_dataset, storage.base_uri, incumbent_f1)
@@ -107,9 +109,9 @@ def _evaluation_items(config: EvaluationConfig, qa_dataset: pd.DataFrame, known_
 
 
 class StudentAnswers:
-    """The student answering batches of conversations greedily with the chat's loop guard (what a chat
-    user gets at temperature 0): as its base, with the new adapter, or with another adapter (the served
-    one) loaded beside it."""
+    """The student choosing the evidence of each RAG prompt and answering batches of conversations
+    greedily with the chat's loop guard (what a chat user gets at temperature 0): as its base, with the
+    new adapter, or with another adapter (the served one) loaded beside it."""
 
     def __init__(self, adapter: Path, config: EvaluationConfig, progress: Progress) -> None:
         self.model, self.tokenizer = load_student(adapter, device=config.device, quantization=config.quantization)
@@ -118,6 +120,13 @@ class StudentAnswers:
     def _generate(self, conversations: list[list[dict]], on_batch=None) -> list[str]:
         return [o.text for o in generate_chat(self.model, self.tokenizer, conversations, self.config.batch_size,
                                               self.config.max_new_tokens, loop_guard=True, on_batch=on_batch)]
+
+    def quotes(self, questions: list[str], passages: list[list[str]]) -> list[Quote | None]:
+        """The evidence each RAG prompt is answered from, chosen by the base student as the chat chooses it."""
+        progress = Progress("choosing quotes", len(questions), self.progress.log, unit="questions", every_s=30)
+        chosen = choose_quotes(self.model, self.tokenizer, questions, passages, on_each=progress.advance)
+        progress.finish()
+        return chosen
 
     def base(self, conversations: list[list[dict]]) -> list[str]:
         with self.model.disable_adapter():
@@ -189,6 +198,7 @@ def _results_metadata(results: pd.DataFrame, items: list[EvalItem], config: Eval
         "overlap_sentence_f1_with_rag": _value(by_variant, OVERLAP, "token_f1"),  # no model: what F1 means here
         "citation_accuracy_tuned_rag": _value(by_variant, tuned_rag, "citation_accuracy"),
         "citation_accuracy_base_rag": _value(by_variant, base_rag, "citation_accuracy"),
+        **_quote_metadata(by_variant),
         "refusal_accuracy_tuned": _value(by_variant, tuned_removed, "refused"),
         "refusal_accuracy_base": _value(by_variant, base_removed, "refused"),
         "judge_unanswered": int((results["rag"] & (results["prompt"] == ANSWERABLE) & ~results["judged"]).sum())
@@ -196,6 +206,12 @@ def _results_metadata(results: pd.DataFrame, items: list[EvalItem], config: Eval
         "examples": MetadataValue.md(markdown_table(results[["variant", "question", "answer", "token_f1"]].round(2),
                                                     max_rows=12, max_chars=70)),
     }
+
+
+def _quote_metadata(by_variant: pd.DataFrame) -> dict:
+    """The evidence shown with each answer, scored by itself (verbatim is 1.0 by construction, and checked)."""
+    return {f"quote_alone_{column}": _value(by_variant, QUOTE_ALONE, column)
+            for column in ("token_f1", "quote_verbatim", "quote_holds_answer")}
 
 
 def _promotion(context: AssetExecutionContext, config: EvaluationConfig, results: pd.DataFrame, items: list[EvalItem],
@@ -265,6 +281,6 @@ def evaluation_gain_excludes_training_papers(rag_evaluation: pd.DataFrame, stude
 def evaluation_covers_all_variants(rag_evaluation: pd.DataFrame) -> AssetCheckResult:
     counts = rag_evaluation.groupby("variant")["question"].size()
     scored = rag_evaluation[rag_evaluation["prompt"] != REMOVED]
-    passed = (len(counts) == len(VARIANTS) + 1 and counts.nunique() == 1 and len(rag_evaluation) > 0  # + OVERLAP
+    passed = (len(counts) == len(VARIANTS) + 2 and counts.nunique() == 1 and len(rag_evaluation) > 0  # + no-model rows
               and scored[["token_f1", "similarity"]].notna().all().all())
     return AssetCheckResult(passed=bool(passed), metadata={"rows_per_variant": MetadataValue.json(counts.to_dict())})

@@ -24,7 +24,7 @@ class Progress:
 
     def __init__(self, label: str, total: int, log: Callable[[str], None], unit: str = "items",
                  every_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.label, self.total, self.unit, self._log, self._every_s = label, total, unit, log, every_s
+        self.label, self.total, self.unit, self.log, self._every_s = label, total, unit, log, every_s
         self._clock = clock
         self.done = 0
         self._start = clock()
@@ -45,7 +45,7 @@ class Progress:
         now = self._clock()
         if now - self._last_log >= self._every_s:
             self._last_log = now
-            self._log(self.message())
+            self.log(self.message())
 
     def advance(self, n: int = 1) -> None:
         self.set(self.done + n)
@@ -55,5 +55,5 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
         elapsed = self._clock() - self._start
-        self._log(self.message() + f", took {elapsed:.1f}s")
+        self.log(self.message() + f", took {elapsed:.1f}s")
         return elapsed

@@ -59,19 +59,19 @@ def teacher_messages(title: str, passage: str, n_questions: int) -> list[dict]:
     return [{"role": "system", "content": TEACHER_SYSTEM}, {"role": "user", "content": user}]
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")  # also where evidence quotes end
 
 
 def sentences(passage: str) -> list[str]:
     """The passage split where answer-aware generation splits it into answer candidates."""
-    return [sentence.strip() for sentence in _SENTENCE_END.split(passage) if sentence.strip()]
+    return [sentence.strip() for sentence in SENTENCE_END.split(passage) if sentence.strip()]
 
 
 def answer_candidates(passage: str, limit: int) -> list[str]:
     """Sentences worth asking about, for answer-aware generation: mid-length, preferring
     ones with numbers or definitions; never figure/table captions."""
     scored = []
-    for position, sentence in enumerate(_SENTENCE_END.split(passage)):
+    for position, sentence in enumerate(SENTENCE_END.split(passage)):
         words = sentence.split()
         if not 8 <= len(words) <= 40 or re.match(r"(Figure|Fig\.|Table)\s*\d", sentence):
             continue

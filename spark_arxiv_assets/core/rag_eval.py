@@ -12,6 +12,7 @@ from .answer_metrics import contains_answer, token_f1
 from .citations import without_citations
 from .defaults import PASSAGES_K, SEED
 from .eval_metrics import ANSWERABLE, CLOSED_BOOK, METRICS, REMOVED, Answer, scores
+from .evidence import Quote
 from .llm_judge import SCORES, judge_answers
 from .qa_prompts import sentences
 from .rag_prompt import answer_messages
@@ -36,6 +37,10 @@ EXTRA_DEPTH = 10  # further hits that refill the prompt once the answer's passag
 
 
 OVERLAP = "no model: the sentence most like the question"  # a reference row, not a model
+QUOTE_ALONE = "quote alone: the sentence the student chose"  # the evidence shown with each answer, by itself
+
+# (questions, each one's passages) -> each one's quote (None: no sentence to quote)
+ChooseQuotes = Callable[[list[str], list[list[str]]], list["Quote | None"]]
 
 
 def overlap_sentence(question: str, passages: list[str]) -> str:
@@ -60,50 +65,61 @@ def _retrieval_hit(hits: list[Hit], item: EvalItem) -> bool:
     return first_relevant_rank(hits, labelled) is not None
 
 
-def _answer(item: EvalItem, prompt: str, answer: str, hits: list[Hit]) -> Answer:
+def _answer(item: EvalItem, prompt: str, answer: str, hits: list[Hit], quote: Quote | None = None) -> Answer:
     """What the metrics read. What is said is scored apart from what is cited; the reference loses its
     own "[35]"-style references too, so a sentence quoted from a paper scores the same with or without."""
     labelled = _retrieval_hit(hits, item) if prompt == ANSWERABLE and item.source == "fixed" else None
     return Answer(prompt, answer, without_citations(answer), without_citations(item.reference), hits,
-                  {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}, labelled)
+                  {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}, labelled, quote)
+
+
+def _conversation(question: str, hits: list[Hit], quote: Quote | None) -> list[dict]:
+    """Closed book without passages; evidence-first (as the chat answers) from the quote; else from the passages."""
+    if quote is not None:
+        return answer_messages(question, [quote.context])
+    return answer_messages(question, [h.text for h in hits] or None)
 
 
 def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[str, Callable[[list[list[dict]]], list[str]]],
                  embed: Callable[[list[str]], np.ndarray], k: int = PASSAGES_K,
                  judge: Callable[[list[list[dict]]], list[str | None]] | None = None,
-                 variants: list[tuple[str, str]] = VARIANTS, no_model_row: bool = True) -> pd.DataFrame:
+                 variants: list[tuple[str, str]] = VARIANTS, no_model_row: bool = True,
+                 quotes: ChooseQuotes | None = None) -> pd.DataFrame:
     """One row per (item, variant): the answer; token F1 and embedding similarity to the reference; whether
-    it contains the reference; which passages it cites and whether one of them holds the answer (citation
-    accuracy); whether it declines (refusal); faithfulness to its passages; and, for the fixed
-    questions, retrieval hit@k (eval-split questions were kept because retrieval found them: circular).
-    With a `judge` (a chat backend), the answers to the RAG prompts also get LLM-judged faithfulness and
-    relevance (`core/llm_judge.py`). F1, containment, similarity and faithfulness read answer and reference
-    without their [n] markers. Rows of the `OVERLAP` variant answer each RAG prompt with no model at all
-    (`no_model_row`); `variants` chooses the (model, prompt) pairs, a model being a key of `generators`."""
+    it contains the reference; whether the passage it cites holds the answer (citation accuracy); whether
+    it declines (refusal); faithfulness to its passages; and, for the fixed questions, retrieval hit@k
+    (eval-split questions were kept because retrieval found them: circular). With `quotes` (what the chat
+    does) each RAG prompt is answered evidence-first: a quote is chosen from the passages and the model
+    answers from it; rows then carry the quote and whether it is verbatim and holds the answer, and the
+    `QUOTE_ALONE` rows score the quote by itself. With a `judge` (a chat backend), the answers to the RAG
+    prompts also get LLM-judged faithfulness and relevance (`core/llm_judge.py`). F1, containment,
+    similarity and faithfulness read answer and reference without their [n] markers. Rows of the
+    `OVERLAP` variant answer each RAG prompt with no model at all (`no_model_row`); `variants` chooses the
+    (model, prompt) pairs, a model being a key of `generators`."""
     deep = retriever.search_many([item.question for item in items], k=k + EXTRA_DEPTH)
     passages = {ANSWERABLE: [hits[:k] for hits in deep],
                 REMOVED: [[h for h in hits if not _holds(h, item)][:k] for item, hits in zip(items, deep)],
                 CLOSED_BOOK: [[] for _ in items]}
+    prompts = {prompt for _, prompt in variants} | ({ANSWERABLE} if no_model_row else set())
+    chosen = {prompt: quotes([item.question for item in items], [[h.text for h in hits] for hits in passages[prompt]])
+              if quotes is not None and prompt != CLOSED_BOOK else [None] * len(items) for prompt in prompts}
     rows = []
     for model_name, prompt in variants:
-        conversations = [answer_messages(item.question, [h.text for h in hits] or None)
-                         for item, hits in zip(items, passages[prompt])]
-        answers = generators[model_name](conversations)
+        answers = generators[model_name]([_conversation(item.question, hits, quote) for item, hits, quote
+                                          in zip(items, passages[prompt], chosen[prompt])])
         judged = (judge_answers(judge, [(item.question, answer, [h.text for h in hits])
                                         for item, hits, answer in zip(items, passages[prompt], answers)])
                   if judge is not None and prompt == ANSWERABLE else [None] * len(items))
-        for item, hits, answer, judgement in zip(items, passages[prompt], answers, judged):
-            scored = _answer(item, prompt, answer, hits)
-            rows.append({"variant": variant_name(model_name, prompt), "model": model_name, "prompt": prompt,
-                         "rag": prompt != CLOSED_BOOK, "source": item.source, "paper_id": item.paper_id,
-                         "question": item.question, "reference": item.reference, "answer": answer,
-                         **scores(scored), "judged": judgement is not None,
-                         **{f"judge_{key}": judgement[key] if judgement else np.nan for key in SCORES}})
-    for item, hits in zip(items, passages[ANSWERABLE]) if no_model_row else ():
-        said = overlap_sentence(item.question, [h.text for h in hits])
-        rows.append({"variant": OVERLAP, "model": "none", "prompt": ANSWERABLE, "rag": True, "source": item.source,
-                     "paper_id": item.paper_id, "question": item.question, "reference": item.reference, "answer": said,
-                     **scores(_answer(item, ANSWERABLE, said, hits), no_model=True), "judged": False})
+        for item, hits, answer, judgement, quote in zip(items, passages[prompt], answers, judged, chosen[prompt]):
+            rows.append(_row(item, variant_name(model_name, prompt), model_name, prompt, answer, hits, quote)
+                        | {"judged": judgement is not None,
+                           **{f"judge_{key}": judgement[key] if judgement else np.nan for key in SCORES}})
+    for item, hits, quote in zip(items, passages[ANSWERABLE], chosen[ANSWERABLE]) if no_model_row else ():
+        rows.append(_row(item, OVERLAP, "none", ANSWERABLE, overlap_sentence(item.question, [h.text for h in hits]),
+                         hits, None, no_model=True))
+        if quotes is not None:
+            rows.append(_row(item, QUOTE_ALONE, "none", ANSWERABLE, quote.text if quote else "", hits, quote,
+                             no_model=True))
     frame = pd.DataFrame(rows)
     vectors = embed([without_citations(text) for text in frame["answer"].tolist() + frame["reference"].tolist()])
     frame["similarity"] = np.where(frame["prompt"] == REMOVED, np.nan,
@@ -111,17 +127,24 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
     return frame
 
 
+def _row(item: EvalItem, variant: str, model: str, prompt: str, answer: str, hits: list[Hit], quote: Quote | None,
+         no_model: bool = False) -> dict:
+    return {"variant": variant, "model": model, "prompt": prompt, "rag": prompt != CLOSED_BOOK, "source": item.source,
+            "paper_id": item.paper_id, "question": item.question, "reference": item.reference, "answer": answer,
+            "quote": quote.text if quote else None, "quote_passage": quote.passage if quote else None,
+            **scores(_answer(item, prompt, answer, hits, quote), no_model=no_model), "judged": False}
+
+
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """Per variant. `refused` is refusal accuracy on the answer-removed prompts and the false-refusal
-    rate elsewhere. Citation accuracy counts answers whose passages held the answer: the model's own
-    citations, and (`chat_citation_accuracy`) those the chat shows, where an answer citing nothing is
-    given its supporting passage."""
-    order = [variant_name(m, p) for m, p in VARIANTS] + [OVERLAP]
+    rate elsewhere. Citation accuracy counts answers whose cited passage (the one a reader is shown:
+    the quoted one) holds the answer."""
+    order = [variant_name(m, p) for m, p in VARIANTS] + [OVERLAP, QUOTE_ALONE]
     means = {m.summary: (m.column, "mean") for m in METRICS}
     means |= {"similarity": ("similarity", "mean"), **{f"judge_{key}": (f"judge_{key}", "mean") for key in SCORES}}
     numeric = frame.assign(**{column: frame[column].astype(float) for column, _ in means.values()})
     summary = numeric.groupby("variant").agg(questions=("question", "size"), **means)
-    return summary.reindex(order).reset_index().round(3)
+    return summary.reindex([variant for variant in order if variant in summary.index]).reset_index().round(3)
 
 
 def paired_bootstrap(first: np.ndarray, second: np.ndarray, resamples: int = 2000,

@@ -6,8 +6,9 @@ It was chosen on the hand-written dev questions (`benchmarks/answer_prompts.py`;
 run once, after the choice): the base student answered better than with the former system prompt and
 `<passage>` tags (token F1 +0.026 on 56 dev questions, 95 % interval above 0 over questions and over
 papers), and no tag can leak into an answer. Variants with the passages numbered [n] scored the same
-on dev but lost the chat's "value of k" answer. The model is not asked to cite: the chat attributes
-each answer to the passage that supports it (`core/citations.with_citation`) and lists the sources.
+on dev but lost the chat's "value of k" answer. The model is not asked to cite: the chat and the
+evaluation answer evidence first (`core/evidence.py`), the passages being the one quote the answer is
+written from, and the reader is shown that quote and its passage's number.
 
 Paper text is data: the Context line says so, and each passage is flattened onto it, so nothing in a
 chunk can start a line of its own (a forged "Question:" or an instruction).

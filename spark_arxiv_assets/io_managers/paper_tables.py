@@ -15,6 +15,7 @@ from upath import UPath
 
 from ..core.catalog import PaperCatalog
 from ..core.delta_tables import read_rows, replace_papers, sql_strings
+from ..storage.tables import table_location
 from ..storage.uris import as_upath
 
 
@@ -37,10 +38,6 @@ def catalog_location(base_uri: str) -> UPath:
 
 def paper_catalog(base_uri: str) -> PaperCatalog:
     return PaperCatalog(catalog_location(base_uri))
-
-
-def table_location(base_uri: str, asset: str) -> UPath:
-    return as_upath(base_uri) / "tables" / asset
 
 
 class PaperTableIOManager(ConfigurableIOManager):

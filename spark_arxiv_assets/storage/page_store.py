@@ -1,10 +1,11 @@
-"""Where page files live under a store's root, and reading a figure crop back from one (the chat
-shows figures by their `figure_ref`)."""
+"""Where page files live under a store's root, and reading back what the chat shows from the store:
+a figure crop by its `figure_ref`, a paper's PDF (to highlight a quote on its page)."""
 from __future__ import annotations
 
 from upath import UPath
 
-from .tables import read_table
+from ..core.delta_tables import read_rows, sql_strings
+from .tables import read_table, table_location
 from .uris import as_upath
 
 
@@ -27,3 +28,17 @@ def read_figure(assets_root: str | UPath, figure_ref: str) -> bytes | None:
     if figures.empty or int(image) >= len(figures.iloc[0]):
         return None
     return bytes(figures.iloc[0][int(image)])
+
+
+def read_pdf(base_uri: str, paper_id: str) -> bytes | None:
+    """The PDF `arxiv_pdfs` recorded for a paper (a local path or a URI in the store); None when it
+    has none or the file is gone."""
+    rows = read_rows(table_location(base_uri, "arxiv_pdfs"), f"paper_id IN ({sql_strings([paper_id])})",
+                     columns=["pdf_path", "status"])
+    if rows is None:
+        return None
+    for location in rows.loc[rows["status"] != "failed", "pdf_path"].dropna():
+        path = as_upath(location)
+        if path.exists():
+            return path.read_bytes()
+    return None

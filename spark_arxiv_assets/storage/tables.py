@@ -12,6 +12,11 @@ from .atomic import atomic_write
 from .uris import as_upath, is_local, local_path
 
 
+def table_location(base_uri: str, asset: str) -> UPath:
+    """Where a per-paper asset's Delta table lives under a store's root."""
+    return as_upath(base_uri) / "tables" / asset
+
+
 def write_table(frame: pd.DataFrame, location: str | os.PathLike) -> UPath:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     return atomic_write(location, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
