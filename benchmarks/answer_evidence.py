@@ -20,14 +20,12 @@ Quote checks: verbatim in its passage, holds every word of the reference, placed
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from spark_arxiv_assets.core.answer_metrics import contains_answer, token_f1
+from spark_arxiv_assets.core.answer_metrics import contains_answer
 from spark_arxiv_assets.core.causal_lm import load_student
-from spark_arxiv_assets.core.citations import without_citations
 from spark_arxiv_assets.core.embedding_model import embedding_function
 from spark_arxiv_assets.core.evidence import Quote, candidate_quotes, choose_quotes, is_verbatim
 from spark_arxiv_assets.core.generation import generate_chat
@@ -35,8 +33,7 @@ from spark_arxiv_assets.core.highlight import locate_quote
 from spark_arxiv_assets.core.rag_eval import overlap_sentence, paired_bootstrap
 from spark_arxiv_assets.core.rag_prompt import answer_messages
 
-from .answer_prompts import EMBEDDER, hand_written, keyword_recall, paper_bootstrap, retrieved
-from .common import write_section
+from .answer_prompts import EMBEDDER, hand_written, paper_bootstrap, retrieved, run_part, scored
 from .retrieval_quality import corpus_papers
 
 RULE = "no model: the passage sentence most like the question"
@@ -84,11 +81,8 @@ def run(split: str) -> dict:
                QUOTE_EMBEDDING: [quote.text if quote else "" for quote in _embedding_quotes(asked, texts)],
                FROM_QUOTE: from_quote,
                READER: [f"{a} {quote.text if quote else ''}" for a, quote in zip(from_quote, quotes)]}
-    scores = {name: {"token_f1": [token_f1(without_citations(a), without_citations(q["answer"]))
-                                  for a, q in zip(said, questions)],
-                     "keyword_recall": [keyword_recall(without_citations(a), q["answer"]) for a, q in zip(said, questions)]}
-              for name, said in answers.items()}
-    return {"split": split, "questions": questions, "answers": answers, "scores": scores, "seconds": seconds,
+    return {"split": split, "questions": questions, "answers": answers, "scores": scored(answers, questions),
+            "seconds": seconds,
             "papers": [q["paper_id"] for q in questions], "quote_checks": _quote_checks(questions, hits, quotes)}
 
 
@@ -147,13 +141,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--test", action="store_true", help="the frozen test part (once, after the choice)")
-    args = parser.parse_args(argv)
-    result = run("test" if args.test else "dev")
-    write_section(f"answer_evidence_{result['split']}", markdown(result),
-                  {k: v for k, v in result.items() if k != "questions"})
-    return result
+    return run_part("answer_evidence", __doc__.splitlines()[0], run, markdown, argv)
 
 
 if __name__ == "__main__":

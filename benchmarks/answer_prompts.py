@@ -93,6 +93,14 @@ def paper_bootstrap(diffs: np.ndarray, papers: list[str], resamples: int = 2000,
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def scored(answers: dict[str, list[str]], questions: list[dict]) -> dict[str, dict[str, list[float]]]:
+    """Token F1 and keyword recall of each named list of answers against the references, without [n] markers."""
+    return {name: {"token_f1": [token_f1(without_citations(a), without_citations(q["answer"]))
+                                for a, q in zip(texts, questions)],
+                   "keyword_recall": [keyword_recall(without_citations(a), q["answer"]) for a, q in zip(texts, questions)]}
+            for name, texts in answers.items()}
+
+
 def hand_written(split: str) -> list[dict]:
     return [q for q in json.loads(QUESTIONS.read_text()) if q["split"] == split]
 
@@ -120,10 +128,7 @@ def run(split: str) -> dict:
         outputs = generate_chat(model, tokenizer, [prompt(q["question"], ps) for q, ps in zip(questions, passages)],
                                 batch_size=16, max_new_tokens=64, loop_guard=True)
         answers[name], seconds[name] = [o.text for o in outputs], time.perf_counter() - began
-    scores = {name: {"token_f1": [token_f1(without_citations(a), without_citations(q["answer"]))
-                                  for a, q in zip(texts, questions)],
-                     "keyword_recall": [keyword_recall(without_citations(a), q["answer"]) for a, q in zip(texts, questions)]}
-              for name, texts in answers.items()}
+    scores = scored(answers, questions)
     return {"split": split, "questions": questions, "answers": answers, "scores": scores, "seconds": seconds,
             "index_seconds": index_seconds, "papers": [q["paper_id"] for q in questions]}
 
@@ -164,14 +169,20 @@ def markdown(result: dict) -> str:
             "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\nFirst answers:\n\n" + "".join(examples))
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_part(section: str, description: str, run: Callable[[str], dict], markdown: Callable[[dict], str],
+             argv: list[str] | None = None) -> dict:
+    """The dev part, or with `--test` the frozen test part, written to RESULTS.md as `<section>_<part>`."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--test", action="store_true", help="the frozen test part (once, after the choice)")
     args = parser.parse_args(argv)
     result = run("test" if args.test else "dev")
-    write_section(f"answer_prompts_{result['split']}", markdown(result),
-                  {k: v for k, v in result.items() if k != "questions"})
+    raw = {k: v for k, v in result.items() if k != "questions"}
+    write_section(f"{section}_{result['split']}", markdown(result), raw)
     return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return run_part("answer_prompts", __doc__.splitlines()[0], run, markdown, argv)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 check, quoted word for word, and the context the student answers from.
 
 The student chooses the quote by query likelihood: how likely it finds the question after reading a
-sentence, log p(question | sentence), averaged over the question's tokens. On the hand-written dev
-questions (`benchmarks/answer_evidence.py`) that picked a sentence holding the answer far more often
-than the overlap rule, an embedding match or the sentence sharing most words with a generated
-answer; then answering from the chosen sentence alone beat answering from the whole passages.
+sentence, log p(question | sentence), averaged over the question's tokens. On the 56 hand-written dev
+questions (`benchmarks/answer_evidence.py`) its quotes scored token F1 0.222 and keyword recall 0.50
+against the reference answers, where the sentence most like the question (the no-model rule) scored
+0.177 / 0.38 and the one closest to the question by MiniLM 0.190 / 0.46; and the SmolLM2-135M answer
+written from the chosen sentence alone scored 0.209, from the three whole passages 0.177.
 
 A quote is a slice of its passage by character offsets (`Quote.text == passage[start:end]`), never
 generated text: it cannot differ from the passage, whatever the model does.
