@@ -105,13 +105,18 @@ def hand_written(split: str) -> list[dict]:
     return [q for q in json.loads(QUESTIONS.read_text()) if q["split"] == split]
 
 
-def retrieved(questions: list[dict]) -> tuple[list[list[Hit]], float]:
-    """The default hybrid top-3 of the pipeline's structured index over ../shared/corpora for each
-    question, and the seconds that building the index and searching took."""
-    started = time.perf_counter()
+def corpus_retriever() -> Retriever:
+    """Default hybrid retrieval over the pipeline's structured index of ../shared/corpora."""
     index, _ = update_chunk_index(None, build_corpus_chunks(load_sentence_transformer(EMBEDDER, "cpu")),
                                   embedding_function(EMBEDDER), IndexOptions(), EMBEDDER)
-    hits = Retriever(index, embedding_function(EMBEDDER)).search_many([q["question"] for q in questions])
+    return Retriever(index, embedding_function(EMBEDDER))
+
+
+def retrieved(questions: list[dict]) -> tuple[list[list[Hit]], float]:
+    """The default hybrid top-3 for each question, and the seconds that building the index and
+    searching took."""
+    started = time.perf_counter()
+    hits = corpus_retriever().search_many([q["question"] for q in questions])
     return hits, time.perf_counter() - started
 
 

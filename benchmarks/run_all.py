@@ -1,7 +1,7 @@
 """`make bench`: every benchmark, each writing its section of benchmarks/RESULTS.md. (The frozen test
 part of the hand-written answer questions is not here: it is run once, by hand, with `--test`.)"""
 from . import (ann_recall, answer_decoding, answer_evidence, answer_prompts, cpu_lora_vs_qlora, extraction_isolation,
-               extraction_profile, extraction_quality, ocr_recall,
+               extraction_profile, extraction_quality, followups, ocr_recall,
                partitions_incremental, retrieval_quality, scale_out, spark_throughput, stage_usage, teacher_batching,
                teacher_yield, training_throughput)
 
@@ -9,7 +9,7 @@ BENCHMARKS = [extraction_isolation, spark_throughput, scale_out, partitions_incr
               extraction_profile,
               retrieval_quality,
               ann_recall, teacher_batching, teacher_yield, answer_decoding, answer_prompts, answer_evidence,
-              cpu_lora_vs_qlora, training_throughput,
+              followups, cpu_lora_vs_qlora, training_throughput,
               stage_usage]
 
 if __name__ == "__main__":

@@ -45,11 +45,12 @@ def chat_server(tmp_path_factory):
             os.environ["SPARK_ARXIV_DATA_DIR"] = old
 
 
-def ask(url: str, question: str, k: int = 3, mode: str = "hybrid", client=None, model_choice: str = "base"):
+def ask(url: str, question: str, k: int = 3, mode: str = "hybrid", client=None, model_choice: str = "base",
+        history: list | None = None):
     from gradio_client import Client
 
     client = client or Client(url, verbose=False)
-    history, sources, status = client.predict(question, [], k, mode, 0.0, model_choice, api_name="/ask")
+    history, sources, status = client.predict(question, history or [], k, mode, 0.0, model_choice, api_name="/ask")
     content = history[-1]["content"]
     text = content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)
     return text, sources, status
@@ -71,6 +72,18 @@ def test_new_index_version_is_picked_up_without_restart(chat_server):
     answer, sources, status = ask(url, "How much data did the grounding filter remove?")
     assert version in status and before not in status and "Loaded a newer" in status
     assert "0001.00004" not in answer and "0001.00004" not in sources
+
+
+def test_a_follow_up_is_read_with_the_question_before_it(chat_server):
+    url, _ = chat_server
+    first = "What value of k did reciprocal rank fusion use?"
+    conversation = [{"role": "user", "content": [{"type": "text", "text": first}]},  # as Gradio sends it
+                    {"role": "assistant", "content": [{"type": "text", "text": "60 [1]"}]}]
+    answer, sources, status = ask(url, "And what mean reciprocal rank did it reach?", history=conversation)
+    assert f"Read as a follow-up: “{first} And what mean reciprocal rank did it reach?”" in status
+    assert "0001.00001" in sources.split("\n[2]")[0] and "0.61" in answer  # the RRF paper's result, quoted
+    _, _, alone = ask(url, "Which retriever was the fastest?", history=conversation)
+    assert "follow-up" not in alone  # a new question is read by itself
 
 
 def test_input_limits_and_rate_limit(chat_server):

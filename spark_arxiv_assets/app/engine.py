@@ -14,13 +14,14 @@ import queue
 import re
 import threading
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from ..core.causal_lm import choose_placement, load_student
 from ..core.citations import without_citations
 from ..core.defaults import ANSWER_MAX_NEW_TOKENS
 from ..core.embedding_model import embedding_function
 from ..core.evidence import Quote, choose_quotes
+from ..core.followups import in_context
 from ..core.generation import answer_loop_guard, lora_merged
 from ..core.highlight import locate_quote, render_highlighted
 from ..core.rag_prompt import answer_messages
@@ -144,6 +145,7 @@ class AnswerStart:
     quote: Quote | None  # the evidence the answer is written from (None: from the whole passages)
     answered_by: str  # the status line's claim, true for this generation
     status: str
+    read_as: str  # the question as retrieval and the student read it (after the previous one, for a follow-up)
 
 
 class ChatEngine:
@@ -218,19 +220,22 @@ class ChatEngine:
         with self._lock:
             return self.retriever.search(question, k=k, mode=mode)
 
-    def answer(self, question: str, k: int, mode: str, temperature: float, use_adapter: bool
-               ) -> Iterator[AnswerStart | str]:
-        """First an `AnswerStart` (passages, which model answers), then the growing answer text.
-        Holds the model from the reload check until its generation thread has ended, also when
-        the caller stops early (a client that disconnected) or generation fails (`AnswerFailed`)."""
+    def answer(self, question: str, k: int, mode: str, temperature: float, use_adapter: bool,
+               earlier_questions: Sequence[str] = ()) -> Iterator[AnswerStart | str]:
+        """First an `AnswerStart` (passages, which model answers), then the growing answer text. A
+        question that refers back to the previous one of `earlier_questions` is read after it
+        (`core/followups.py`). Holds the model from the reload check until its generation thread has
+        ended, also when the caller stops early (a client that disconnected) or generation fails
+        (`AnswerFailed`)."""
         if not self._lock.acquire(timeout=self.BUSY_TIMEOUT_S):
             raise AnswerFailed(f"the model stayed busy for {self.BUSY_TIMEOUT_S:.0f} s")
         try:
             self._refresh_locked()  # an index or adapter published since the last question is loaded now
+            question = in_context(question, earlier_questions)
             hits = self.retriever.search(question, k=k, mode=mode)
             quote = self._quote_locked(question, hits)
             adapter_on = use_adapter and self.has_adapter
-            yield AnswerStart(hits, quote, self.answered_by(adapter_on), self.status())
+            yield AnswerStart(hits, quote, self.answered_by(adapter_on), self.status(), question)
             yield from self._generate_locked(question, hits, quote, temperature, adapter_on)
         finally:
             self._lock.release()

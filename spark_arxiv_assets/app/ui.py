@@ -19,6 +19,14 @@ def client_key(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or (request.client.host if request.client else "unknown")
 
 
+def message_text(message: dict) -> str:
+    """A chat message's text: Gradio gives a string, or a list of parts after a round trip."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return " ".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
+
+
 def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -> gr.Blocks:
     limiter = limiter or SlidingWindowLimiter(max_requests=30, window_s=60)
 
@@ -32,14 +40,17 @@ def build_app(engine: ChatEngine, limiter: SlidingWindowLimiter | None = None) -
             yield history + [{"role": "user", "content": (question or "")[:200]}, {"role": "assistant", "content": message}], \
                 gr.update(), engine.status()
             return
+        earlier = [message_text(m) for m in history if m.get("role") == "user"]
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": ""}]
         use_adapter = model_choice == "fine-tuned"
-        answering = engine.answer(question, int(k), mode, float(temperature), use_adapter)
+        answering = engine.answer(question, int(k), mode, float(temperature), use_adapter, earlier)
         hits, quote, sources, status_line, answer = [], None, gr.update(), engine.status(), ""
         try:
             for event in answering:
                 if isinstance(event, AnswerStart):
                     hits, quote, status_line = event.hits, event.quote, f"{event.status} {event.answered_by}"
+                    if event.read_as != question:
+                        status_line += f" Read as a follow-up: “{event.read_as}”."
                     sources = format_sources(hits, figure_png=engine.figure_png)
                     continue
                 answer = event
