@@ -30,10 +30,10 @@ from spark_arxiv_assets.core.embedding_model import embedding_function
 from spark_arxiv_assets.core.evidence import Quote, candidate_quotes, choose_quotes, is_verbatim
 from spark_arxiv_assets.core.generation import generate_chat
 from spark_arxiv_assets.core.highlight import locate_quote
-from spark_arxiv_assets.core.rag_eval import overlap_sentence, paired_bootstrap
+from spark_arxiv_assets.core.rag_eval import clustered_bootstrap, overlap_sentence, paired_bootstrap
 from spark_arxiv_assets.core.rag_prompt import answer_messages
 
-from .answer_prompts import EMBEDDER, hand_written, paper_bootstrap, retrieved, run_part, scored
+from .answer_prompts import EMBEDDER, hand_written, retrieved, run_part, scored
 from .retrieval_quality import corpus_papers
 
 RULE = "no model: the passage sentence most like the question"
@@ -114,7 +114,7 @@ def markdown(result: dict) -> str:
             cells += ["–", "–", "–"]
         else:
             _, low, high = paired_bootstrap(rule, f1)
-            plow, phigh = paper_bootstrap(f1 - rule, papers)
+            _, plow, phigh = clustered_bootstrap(rule, f1, papers)
             cells += [f"{(f1 - rule).mean():+.3f}", f"{low:+.3f} … {high:+.3f}", f"{plow:+.3f} … {phigh:+.3f}"]
         cells.append(f"{result['seconds'][name]:.0f}" if name in result["seconds"] else "–")
         rows.append("| " + " | ".join(cells) + " |")

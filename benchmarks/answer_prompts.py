@@ -29,7 +29,7 @@ from spark_arxiv_assets.core.citations import without_citations
 from spark_arxiv_assets.core.embedding_model import embedding_function, load_sentence_transformer
 from spark_arxiv_assets.core.generation import generate_chat
 from spark_arxiv_assets.core.qa_filters import content_words
-from spark_arxiv_assets.core.rag_eval import overlap_sentence, paired_bootstrap
+from spark_arxiv_assets.core.rag_eval import clustered_bootstrap, overlap_sentence, paired_bootstrap
 from spark_arxiv_assets.core.rag_prompt import answer_messages
 from spark_arxiv_assets.core.retrieval import Hit, Retriever
 from spark_arxiv_assets.core.table_text import linearize_tables
@@ -79,18 +79,6 @@ NO_MODEL = "no model: the passage sentence most like the question"
 def keyword_recall(answer: str, reference: str) -> float:
     wanted = content_words(reference)
     return len(wanted & content_words(answer)) / len(wanted) if wanted else float("nan")
-
-
-def paper_bootstrap(diffs: np.ndarray, papers: list[str], resamples: int = 2000, seed: int = 13) -> tuple[float, float]:
-    """95 % interval of the mean difference when whole papers are resampled with replacement."""
-    groups = {p: np.flatnonzero(np.array(papers) == p) for p in sorted(set(papers))}
-    keys = list(groups)
-    rng = np.random.default_rng(seed)
-    means = []
-    for _ in range(resamples):
-        drawn = np.concatenate([groups[keys[i]] for i in rng.integers(0, len(keys), len(keys))])
-        means.append(diffs[drawn].mean())
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def scored(answers: dict[str, list[str]], questions: list[dict]) -> dict[str, dict[str, list[float]]]:
@@ -150,7 +138,7 @@ def markdown(result: dict) -> str:
         else:
             diff = f1 - np.array(base["token_f1"])
             _, low, high = paired_bootstrap(np.array(base["token_f1"]), f1)
-            plow, phigh = paper_bootstrap(diff, papers)
+            _, plow, phigh = clustered_bootstrap(np.array(base["token_f1"]), f1, papers)
             cells += [f"{diff.mean():+.3f}", f"{low:+.3f} … {high:+.3f}", f"{plow:+.3f} … {phigh:+.3f}"]
         cells.append(f"{result['seconds'][name]:.0f}")
         rows.append("| " + " | ".join(cells) + " |")

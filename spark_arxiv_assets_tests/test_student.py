@@ -197,6 +197,7 @@ def test_evaluation_scores_answers_citations_and_refusals(tiny_model_dir):
     assert fixed["retrieval_hit"].all() and results.loc[results["source"] == "eval_split", "retrieval_hit"].isna().all()
     gain, low, high = tuned_vs_base(results)
     assert gain > 0 and low <= gain <= high
+    assert tuned_vs_base(results, families={"p0": "f", "p1": "f"}) == (gain, gain, gain)  # one family: no spread
     by_paper = tuned_vs_base_by_paper(results).set_index("paper_id")  # held-out papers only: not the fixed p0
     assert by_paper.index.tolist() == ["p1"] and by_paper.loc["p1", "questions"] == 1
     assert by_paper.loc["p1", "tuned"] == 1.0 and by_paper.loc["p1", "difference"] == 1.0 - by_paper.loc["p1", "base"]
@@ -252,6 +253,19 @@ def test_paired_bootstrap_interval_says_whether_a_difference_is_noise():
     assert low > 0 and abs(gain - 0.1) < 0.02
     gain, low, high = paired_bootstrap(base, base + rng.normal(0, 0.2, 200))
     assert low < 0 < high
+
+
+def test_an_interval_over_papers_is_wider_when_a_papers_questions_move_together():
+    from spark_arxiv_assets.core.rag_eval import clustered_bootstrap, paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    papers = [f"paper{i // 20}" for i in range(200)]  # 10 papers, 20 questions each
+    effect = {p: rng.normal(0.05, 0.1) for p in sorted(set(papers))}  # the gain depends on the paper
+    base = rng.uniform(0, 1, 200)
+    tuned = base + np.array([effect[p] for p in papers]) + rng.normal(0, 0.02, 200)
+    _, low, high = paired_bootstrap(base, tuned)
+    gain, paper_low, paper_high = clustered_bootstrap(base, tuned, papers)
+    assert paper_low <= gain <= paper_high and paper_high - paper_low > 2 * (high - low)
 
 
 def test_merge_adapter_writes_plain_weights(tiny_model_dir, tmp_path):

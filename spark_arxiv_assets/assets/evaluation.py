@@ -95,7 +95,7 @@ def rag_evaluation(context: AssetExecutionContext, config: EvaluationConfig, qa_
 
     decision = _promotion(context, config, results, items, student_adapter, qa_dataset, storage.base_uri, incumbent_f1)
     files = _write_files(storage, results)
-    return Output(results, metadata={**_promotion_metadata(decision), **_results_metadata(results, items, config),
+    return Output(results, metadata={**_promotion_metadata(decision), **_results_metadata(results, items, config, _families(qa_dataset)),
                                      "judge": judge_backend.identity if judge_backend else "off",
                                      "files": MetadataValue.json({name: str(path) for name, path in files.items()})})
 
@@ -166,13 +166,25 @@ def _promotion_metadata(decision: PromotionDecision | None) -> dict:
     return {"promoted": decision.promoted, "served_model": decision.served(), "promotion": decision.summary()}
 
 
-def _results_metadata(results: pd.DataFrame, items: list[EvalItem], config: EvaluationConfig) -> dict:
+def _gain_metadata(held_out: pd.DataFrame, families: dict[str, str]) -> dict:
+    """tuned − base with RAG and its 95 % paired-bootstrap intervals, over questions and over paper
+    families (questions about one family are correlated: the honest interval is the wider one)."""
+    gain, low, high = tuned_vs_base(held_out, "token_f1")
+    _, family_low, family_high = tuned_vs_base(held_out, "token_f1", families)
+    return {"tuned_minus_base_f1_with_rag": round(gain, 4),
+            "tuned_minus_base_f1_ci95": MetadataValue.json([round(low, 4), round(high, 4)]),
+            "tuned_minus_base_f1_ci95_by_paper_family": MetadataValue.json([round(family_low, 4), round(family_high, 4)]),
+            "paper_families_asked_about": int(held_out["paper_id"].map(lambda p: families.get(p, p)).nunique()),
+            "tuned_beats_base_with_rag": bool(low > 0)}  # the whole interval over questions above 0
+
+
+def _results_metadata(results: pd.DataFrame, items: list[EvalItem], config: EvaluationConfig,
+                      families: dict[str, str]) -> dict:
     """What the UI shows: held-out numbers first (tuned − base with its interval, per paper, the no-model
     row for scale), then the questions on training papers apart."""
     held_out, trained_on = results[results["held_out"]], results[~results["held_out"]]
     summary = summarize(held_out)
     by_variant = summary.set_index("variant")
-    f1_gain, f1_low, f1_high = tuned_vs_base(held_out, "token_f1")
     question_set = results["source"].where(results["held_out"], results["source"] + ", trained on")
     by_source = results.groupby([question_set.rename("questions"), "variant"])["token_f1"].mean().unstack().round(3)
     tuned_rag, base_rag = variant_name("tuned", ANSWERABLE), variant_name("base", ANSWERABLE)
@@ -191,9 +203,7 @@ def _results_metadata(results: pd.DataFrame, items: list[EvalItem], config: Eval
         "token_f1_by_source": MetadataValue.md(markdown_table(by_source.reset_index())),
         "chart": MetadataValue.md(grouped_bars(summary, ["token_f1", "contains_answer", "citation_accuracy", "refused"],
                                                "variant")),
-        "tuned_minus_base_f1_with_rag": round(f1_gain, 4),
-        "tuned_minus_base_f1_ci95": MetadataValue.json([round(f1_low, 4), round(f1_high, 4)]),
-        "tuned_beats_base_with_rag": bool(f1_low > 0),  # the whole 95% paired-bootstrap interval above 0
+        **_gain_metadata(held_out, families),
         "tuned_minus_base_f1_by_paper": MetadataValue.md(markdown_table(tuned_vs_base_by_paper(results))),
         "overlap_sentence_f1_with_rag": _value(by_variant, OVERLAP, "token_f1"),  # no model: what F1 means here
         "citation_accuracy_tuned_rag": _value(by_variant, tuned_rag, "citation_accuracy"),
@@ -246,6 +256,13 @@ def _promotion(context: AssetExecutionContext, config: EvaluationConfig, results
         record_served(base_uri, candidate if decision.promoted else incumbent, decision.to_json())
     context.log.info(f"promotion: {decision.summary()}")
     return decision
+
+
+def _families(qa_dataset: pd.DataFrame) -> dict[str, str]:
+    """paper id → paper family (versions and near-duplicates of one work), where qa_dataset knows it."""
+    if "paper_family" not in qa_dataset:
+        return {}
+    return dict(zip(qa_dataset["paper_id"], qa_dataset["paper_family"]))
 
 
 def trained_papers(adapter: Path, qa_dataset: pd.DataFrame) -> set[str]:

@@ -159,13 +159,34 @@ def paired_bootstrap(first: np.ndarray, second: np.ndarray, resamples: int = 200
     return float(diffs.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def tuned_vs_base(frame: pd.DataFrame, metric: str = "token_f1") -> tuple[float, float, float]:
-    """tuned + RAG minus base + RAG on `metric`, paired by question, with its 95% bootstrap interval."""
+def clustered_bootstrap(first: np.ndarray, second: np.ndarray, clusters: list[str], resamples: int = 2000,
+                        seed: int = SEED) -> tuple[float, float, float]:
+    """As `paired_bootstrap`, resampling whole clusters (papers, paper families) instead of questions:
+    questions about one paper are correlated, so their own interval is narrower than the evidence."""
+    diffs = np.asarray(second, dtype=float) - np.asarray(first, dtype=float)
+    if len(diffs) == 0:
+        return float("nan"), float("nan"), float("nan")
+    groups = [np.flatnonzero(np.asarray(clusters) == c) for c in sorted(set(clusters))]
+    rng = np.random.default_rng(seed)
+    means = [diffs[np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])].mean()
+             for _ in range(resamples)]
+    return float(diffs.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def tuned_vs_base(frame: pd.DataFrame, metric: str = "token_f1", families: dict[str, str] | None = None
+                  ) -> tuple[float, float, float]:
+    """tuned + RAG minus base + RAG on `metric`, paired by question, with its 95% bootstrap interval:
+    over questions, or with `families` (paper id → paper family; a paper not named is its own) over
+    paper families."""
     answerable = frame[frame["prompt"] == ANSWERABLE]
     pivot = answerable.pivot_table(index=["source", "question"], columns="model", values=metric, aggfunc="first")
     if not {"base", "tuned"} <= set(pivot.columns):
         return float("nan"), float("nan"), float("nan")
-    return paired_bootstrap(pivot["base"].to_numpy(), pivot["tuned"].to_numpy())
+    if families is None:
+        return paired_bootstrap(pivot["base"].to_numpy(), pivot["tuned"].to_numpy())
+    paper = answerable.drop_duplicates(["source", "question"]).set_index(["source", "question"])["paper_id"]
+    clusters = [families.get(p, p) for p in paper.reindex(pivot.index)]
+    return clustered_bootstrap(pivot["base"].to_numpy(), pivot["tuned"].to_numpy(), clusters)
 
 
 def tuned_vs_base_by_paper(frame: pd.DataFrame, metric: str = "token_f1") -> pd.DataFrame:
