@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from spark_arxiv_assets.core.chat_guard import MAX_QUESTION_CHARS, SlidingWindowLimiter, check_question
-from spark_arxiv_assets.core.citations import cited_passages
+from spark_arxiv_assets.core.citations import cited_passages, without_citations
 from spark_arxiv_assets.core.rag_prompt import CONTEXT, INSTRUCTION, answer_messages
 
 from .browser import headless_chromium
@@ -62,6 +62,10 @@ def test_answers_with_citations_from_the_index_alone(chat_server):
     assert "Sources: [1] [0001.00003] Recovering Text from Scanned Preprints" in answer
     assert "https://arxiv.org/abs/0001.00003" in sources and "p. " in sources
     assert "no adapter promoted yet" in status
+    said = answer.split("\n\n")[0]  # the short answer, before its quote: words, not a bare [n] or prompt markup
+    assert re.search(r"[A-Za-z]{3}", without_citations(said)), answer
+    assert not re.search(r"<passage|</?s>|<\|im_|Context \(quoted|Question:|Answer briefly", answer), answer
+    assert re.search(r"^> “.+”$", answer, re.MULTILINE), answer  # the evidence, quoted
 
 
 def test_new_index_version_is_picked_up_without_restart(chat_server):
