@@ -242,6 +242,11 @@ def test_evidence_first_evaluation_answers_from_the_quote_and_scores_it():
     assert summary.loc[QUOTE_ALONE, "quote_verbatim"] == 1.0 and summary.loc[QUOTE_ALONE, "quote_holds_answer"] == 1.0
     rag = results[results["variant"] == "base + RAG"].iloc[0]
     assert rag["quote"] == "Reciprocal rank fusion used k = 60." and rag["citation_correct"]
+    from spark_arxiv_assets.assets.evaluation import quotes_are_verbatim
+
+    assert quotes_are_verbatim(results).passed  # the asset check the Dagster UI shows
+    forged = results.assign(quote_verbatim=results["quote_verbatim"].where(results["quote"].isna(), False))
+    assert not quotes_are_verbatim(forged).passed
 
 
 def test_paired_bootstrap_interval_says_whether_a_difference_is_noise():

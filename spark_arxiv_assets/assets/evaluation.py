@@ -116,17 +116,24 @@ class StudentAnswers:
     def __init__(self, adapter: Path, config: EvaluationConfig, progress: Progress) -> None:
         self.model, self.tokenizer = load_student(adapter, device=config.device, quantization=config.quantization)
         self.config, self.progress = config, progress
+        self._quotes: dict[tuple[str, tuple[str, ...]], Quote | None] = {}
 
     def _generate(self, conversations: list[list[dict]], on_batch=None) -> list[str]:
         return [o.text for o in generate_chat(self.model, self.tokenizer, conversations, self.config.batch_size,
                                               self.config.max_new_tokens, loop_guard=True, on_batch=on_batch)]
 
     def quotes(self, questions: list[str], passages: list[list[str]]) -> list[Quote | None]:
-        """The evidence each RAG prompt is answered from, chosen by the base student as the chat chooses it."""
-        progress = Progress("choosing quotes", len(questions), self.progress.log, unit="questions", every_s=30)
-        chosen = choose_quotes(self.model, self.tokenizer, questions, passages, on_each=progress.advance)
-        progress.finish()
-        return chosen
+        """The evidence each RAG prompt is answered from, chosen by the base student as the chat chooses it;
+        chosen once per (question, passages): the served adapter's comparison asks the same prompts again."""
+        keys = [(question, tuple(texts)) for question, texts in zip(questions, passages)]
+        new = list(dict.fromkeys(key for key in keys if key not in self._quotes))
+        if new:
+            progress = Progress("choosing quotes", len(new), self.progress.log, unit="questions", every_s=30)
+            chosen = choose_quotes(self.model, self.tokenizer, [q for q, _ in new], [list(t) for _, t in new],
+                                   on_each=progress.advance)
+            progress.finish()
+            self._quotes.update(zip(new, chosen))
+        return [self._quotes[key] for key in keys]
 
     def base(self, conversations: list[list[dict]]) -> list[str]:
         with self.model.disable_adapter():
@@ -292,6 +299,14 @@ def evaluation_gain_excludes_training_papers(rag_evaluation: pd.DataFrame, stude
     leaked = sorted(set(counted["paper_id"]) & trained)
     return AssetCheckResult(passed=not leaked, metadata={"leaked_papers": MetadataValue.json(leaked),
                                                          "training_papers": len(trained)})
+
+
+@asset_check(asset=rag_evaluation, description="Every quote shown with an answer is its passage's own words, "
+                                               "character for character.")
+def quotes_are_verbatim(rag_evaluation: pd.DataFrame) -> AssetCheckResult:
+    quoted = rag_evaluation[rag_evaluation["quote"].notna()] if "quote" in rag_evaluation else rag_evaluation.iloc[:0]
+    forged = int((~quoted["quote_verbatim"].astype(bool)).sum()) if len(quoted) else 0
+    return AssetCheckResult(passed=forged == 0, metadata={"quotes": len(quoted), "not_verbatim": forged})
 
 
 @asset_check(asset=rag_evaluation, description="Every variant answered every question, and every metric is a number.")

@@ -2,7 +2,7 @@
 retrieval could find. A question that refers back (a pronoun such as "it" or "they", or one that
 starts with "and" / "what about") is read together with the previous question; one that does not
 is read alone, so a change of topic is not dragged back to the last one. Measured on two-turn
-questions over ../shared/corpora (`benchmarks/followups.py`)."""
+questions by `benchmarks/followups.py`."""
 from __future__ import annotations
 
 import re
