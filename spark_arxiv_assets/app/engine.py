@@ -20,11 +20,10 @@ from ..core.causal_lm import choose_placement, load_student
 from ..core.citations import without_citations
 from ..core.defaults import ANSWER_MAX_NEW_TOKENS
 from ..core.embedding_model import embedding_function
-from ..core.evidence import Quote, choose_quotes
+from ..core.evidence import Quote, choose_quotes, evidence_messages
 from ..core.followups import in_context
 from ..core.generation import answer_loop_guard, lora_merged
 from ..core.highlight import locate_quote, render_highlighted
-from ..core.rag_prompt import answer_messages
 from ..core.retrieval import Hit, Retriever
 from ..settings import storage_uri
 from ..storage.adapter_store import served_adapter, served_adapter_version, served_decision
@@ -275,7 +274,7 @@ class ChatEngine:
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         model, tokenizer = self.model, self.tokenizer
-        messages = answer_messages(question, [quote.context] if quote else [h.text for h in hits])
+        messages = evidence_messages(question, [h.text for h in hits], quote)
         inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                return_dict=True).to(model.device)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True,

@@ -19,6 +19,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from .qa_prompts import SENTENCE_END
+from .rag_prompt import answer_messages
 from .table_text import linearize_tables
 
 MIN_QUOTE_WORDS = 3  # "Table 3." or a lone number is not evidence
@@ -149,6 +150,12 @@ def choose_quotes(model, tokenizer, questions: Sequence[str], passages: Sequence
             if on_each is not None:
                 on_each(1)
     return chosen
+
+
+def evidence_messages(question: str, passages: Sequence[str], quote: Quote | None) -> list[dict]:
+    """The answer prompt evidence first, as the chat and the evaluation both ask it: from the quote's
+    context when there is one, else from the passages (none: closed book)."""
+    return answer_messages(question, [quote.context] if quote is not None else list(passages) or None)
 
 
 def is_verbatim(quote: Quote, passages: Sequence[str]) -> bool:

@@ -12,10 +12,9 @@ from .answer_metrics import contains_answer, token_f1
 from .citations import without_citations
 from .defaults import PASSAGES_K, SEED
 from .eval_metrics import ANSWERABLE, CLOSED_BOOK, METRICS, REMOVED, Answer, scores
-from .evidence import Quote
+from .evidence import Quote, evidence_messages
 from .llm_judge import SCORES, judge_answers
 from .qa_prompts import sentences
-from .rag_prompt import answer_messages
 from .retrieval import Hit, Retriever
 from .retrieval_eval import LabelledQuestion, first_relevant_rank
 
@@ -73,13 +72,6 @@ def _answer(item: EvalItem, prompt: str, answer: str, hits: list[Hit], quote: Qu
                   {n for n, hit in enumerate(hits, start=1) if _holds(hit, item)}, labelled, quote)
 
 
-def _conversation(question: str, hits: list[Hit], quote: Quote | None) -> list[dict]:
-    """Closed book without passages; evidence-first (as the chat answers) from the quote; else from the passages."""
-    if quote is not None:
-        return answer_messages(question, [quote.context])
-    return answer_messages(question, [h.text for h in hits] or None)
-
-
 def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[str, Callable[[list[list[dict]]], list[str]]],
                  embed: Callable[[list[str]], np.ndarray], k: int = PASSAGES_K,
                  judge: Callable[[list[list[dict]]], list[str | None]] | None = None,
@@ -105,7 +97,8 @@ def evaluate_rag(items: list[EvalItem], retriever: Retriever, generators: dict[s
               if quotes is not None and prompt != CLOSED_BOOK else [None] * len(items) for prompt in prompts}
     rows = []
     for model_name, prompt in variants:
-        answers = generators[model_name]([_conversation(item.question, hits, quote) for item, hits, quote
+        answers = generators[model_name]([evidence_messages(item.question, [h.text for h in hits], quote)
+                                          for item, hits, quote
                                           in zip(items, passages[prompt], chosen[prompt])])
         judged = (judge_answers(judge, [(item.question, answer, [h.text for h in hits])
                                         for item, hits, answer in zip(items, passages[prompt], answers)])
